@@ -1,0 +1,269 @@
+//! The install step: waits until every node runs and is SSM-managed, then installs MicroK8s on
+//! all nodes at once with the `mec-install` document (`document.yaml` beside this crate).
+//!
+//! Three actions, each one cheap call for the state machine to make and poll:
+//! - `check_nodes`: are all nodes running and SSM Online? (never sleeps)
+//! - `start`: send the install document to every node, 50 per SendCommand;
+//! - `status`: aggregate the per-node results; a failed node becomes `CommandFailed`.
+
+use std::collections::BTreeMap;
+
+use mec_shared::commands::{self, CommandProgress, CommandRef, CommandRequest};
+use mec_shared::launch::is_running;
+use mec_shared::model::{validate_nodes, Node};
+use mec_shared::{Aws, EnvironmentSpec, MecError, Settings};
+use serde::{Deserialize, Serialize};
+use tracing::{info, Instrument};
+
+/// Seconds `microk8s status --wait-ready` may take on a node.
+pub const WAIT_READY_TIMEOUT_SECONDS: u32 = 600;
+/// Seconds the whole install may take on a node (snap download included).
+pub const EXECUTION_TIMEOUT_SECONDS: u32 = 1800;
+/// Names of the document parameters this step sends.
+pub const DOCUMENT_PARAMETERS: &[&str] =
+    &["channel", "hosts", "waitReadyTimeout", "executionTimeout"];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum InstallAction {
+    CheckNodes,
+    Start,
+    Status,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InstallInput {
+    pub action: InstallAction,
+    pub spec: EnvironmentSpec,
+    pub masters: Vec<Node>,
+    #[serde(default)]
+    pub workers: Vec<Node>,
+    /// For `status`: what `start` returned.
+    #[serde(default)]
+    pub commands: Vec<CommandRef>,
+}
+
+/// Result of `check_nodes`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NodesCheck {
+    /// Every node is running and SSM Online.
+    pub ready: bool,
+    pub total: u32,
+    pub running: u32,
+    pub online: u32,
+    /// Names of (up to 10) nodes still waited for.
+    pub waiting_for: Vec<String>,
+    /// The nodes with their addresses as EC2 reports them now (public IPs arrive after launch).
+    pub masters: Vec<Node>,
+    pub workers: Vec<Node>,
+}
+
+/// Result of `start`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InstallStarted {
+    pub commands: Vec<CommandRef>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(untagged)]
+pub enum InstallOutput {
+    Nodes(NodesCheck),
+    Started(InstallStarted),
+    Progress(CommandProgress),
+}
+
+pub async fn handle(
+    aws: &Aws,
+    settings: &Settings,
+    event: serde_json::Value,
+) -> Result<InstallOutput, MecError> {
+    let input: InstallInput =
+        mec_shared::input::parse_value(event, "input", MecError::invalid_input)?;
+    input.spec.validate()?;
+    validate_nodes("masters", &input.masters)?;
+    validate_nodes("workers", &input.workers)?;
+    if input.masters.is_empty() {
+        return Err(MecError::invalid_input(
+            "masters",
+            "must list at least one node",
+        ));
+    }
+    if input.action == InstallAction::Status && input.commands.is_empty() {
+        return Err(MecError::invalid_input(
+            "commands",
+            "is required for the status action",
+        ));
+    }
+    let span = tracing::info_span!("step", environment = %input.spec.name, step = "install");
+    async {
+        let nodes: Vec<Node> = input
+            .masters
+            .iter()
+            .chain(&input.workers)
+            .cloned()
+            .collect();
+        match input.action {
+            InstallAction::CheckNodes => check_nodes(aws, &input.masters, &input.workers)
+                .await
+                .map(InstallOutput::Nodes),
+            InstallAction::Start => start(aws, settings, &input.spec, &nodes)
+                .await
+                .map(InstallOutput::Started),
+            InstallAction::Status => {
+                let progress =
+                    commands::progress(aws, &settings.install_document, &input.commands, &nodes)
+                        .await?;
+                info!(
+                    succeeded = progress.succeeded,
+                    pending = progress.pending,
+                    "install progress"
+                );
+                Ok(InstallOutput::Progress(progress))
+            }
+        }
+    }
+    .instrument(span)
+    .await
+}
+
+/// One DescribeInstances for all nodes plus one DescribeInstanceInformation per 50 nodes.
+pub async fn check_nodes(
+    aws: &Aws,
+    masters: &[Node],
+    workers: &[Node],
+) -> Result<NodesCheck, MecError> {
+    let all: Vec<&Node> = masters.iter().chain(workers).collect();
+    let ids: Vec<String> = all.iter().map(|n| n.instance_id.clone()).collect();
+    let mut described = Vec::new();
+    let mut pages = aws
+        .ec2
+        .describe_instances()
+        .set_instance_ids(Some(ids))
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| match MecError::from_sdk("DescribeInstances", e) {
+            // Just launched: EC2's describe is eventually consistent.
+            MecError::AwsError { code, message, .. } if code.starts_with("InvalidInstanceID") => {
+                MecError::NodesNotReady(message)
+            }
+            other => other,
+        })?;
+        described.extend(
+            page.reservations()
+                .iter()
+                .flat_map(|r| r.instances())
+                .cloned(),
+        );
+    }
+    for instance in &described {
+        let state = instance
+            .state()
+            .and_then(|s| s.name())
+            .map(|s| s.as_str())
+            .unwrap_or("unknown");
+        if matches!(
+            state,
+            "shutting-down" | "terminated" | "stopping" | "stopped"
+        ) {
+            let id = instance.instance_id().unwrap_or_default();
+            let name = all
+                .iter()
+                .find(|n| n.instance_id == id)
+                .map(|n| n.name.as_str())
+                .unwrap_or(id);
+            return Err(MecError::NodeLost(format!("{name} ({id}) is {state}")));
+        }
+    }
+    let running: Vec<&str> = described
+        .iter()
+        .filter(|i| is_running(i))
+        .filter_map(|i| i.instance_id())
+        .collect();
+    let owned: Vec<Node> = all.iter().map(|n| (*n).clone()).collect();
+    let online = commands::online_instances(aws, &owned).await?;
+    let refresh = |nodes: &[Node]| -> Vec<Node> {
+        nodes
+            .iter()
+            .map(|n| {
+                let mut n = n.clone();
+                if let Some(i) = described
+                    .iter()
+                    .find(|i| i.instance_id() == Some(n.instance_id.as_str()))
+                {
+                    n.private_ip = i.private_ip_address().map(str::to_string).or(n.private_ip);
+                    n.public_ip = i.public_ip_address().map(str::to_string).or(n.public_ip);
+                }
+                n
+            })
+            .collect()
+    };
+    let waiting_for: Vec<String> = all
+        .iter()
+        .filter(|n| !running.contains(&n.instance_id.as_str()) || !online.contains(&n.instance_id))
+        .map(|n| n.name.clone())
+        .collect();
+    let check = NodesCheck {
+        ready: waiting_for.is_empty(),
+        total: all.len() as u32,
+        running: running.len() as u32,
+        online: all
+            .iter()
+            .filter(|n| online.contains(&n.instance_id))
+            .count() as u32,
+        waiting_for: waiting_for.into_iter().take(10).collect(),
+        masters: refresh(masters),
+        workers: refresh(workers),
+    };
+    info!(
+        ready = check.ready,
+        running = check.running,
+        online = check.online,
+        total = check.total,
+        "nodes checked"
+    );
+    Ok(check)
+}
+
+/// `privateIp=name` pairs of every node, for /etc/hosts on every node (joins need names to resolve).
+pub fn hosts_parameter(nodes: &[Node]) -> Result<String, MecError> {
+    let pairs: Result<Vec<String>, MecError> = nodes
+        .iter()
+        .map(|n| {
+            n.private_ip
+                .as_ref()
+                .map(|ip| format!("{ip}={}", n.name))
+                .ok_or_else(|| MecError::NodesNotReady(format!("{} has no private IP yet", n.name)))
+        })
+        .collect();
+    Ok(pairs?.join(","))
+}
+
+async fn start(
+    aws: &Aws,
+    settings: &Settings,
+    spec: &EnvironmentSpec,
+    nodes: &[Node],
+) -> Result<InstallStarted, MecError> {
+    let parameters = BTreeMap::from([
+        ("channel", spec.microk8s_channel.clone()),
+        ("hosts", hosts_parameter(nodes)?),
+        ("waitReadyTimeout", WAIT_READY_TIMEOUT_SECONDS.to_string()),
+        ("executionTimeout", EXECUTION_TIMEOUT_SECONDS.to_string()),
+    ]);
+    let request = CommandRequest {
+        document: &settings.install_document,
+        parameters,
+        comment: format!("mec {} install", spec.name),
+        delivery_timeout_seconds: 600,
+    };
+    let sent = commands::send(aws, settings, &request, nodes).await?;
+    info!(
+        nodes = nodes.len(),
+        commands = sent.len(),
+        channel = spec.microk8s_channel,
+        "install sent"
+    );
+    Ok(InstallStarted { commands: sent })
+}

@@ -1,0 +1,410 @@
+//! The join step: mints a join token on the first master, joins the other nodes to it, and
+//! verifies from the master that every node is Ready — with the `mec-join` document
+//! (`document.yaml` beside this crate).
+//!
+//! The token never appears in a log, a step output or a command parameter: this step writes it to
+//! a SecureString parameter and passes the nodes `{{ssm-secure:<name>}}`, which the SSM agent
+//! resolves on the node. `verify` deletes the parameter once the cluster is whole.
+//!
+//! Actions: `mint`, `join`, `verify` each send one command and return it; `status` polls it.
+
+use std::collections::BTreeMap;
+
+use aws_sdk_ssm::types::ParameterType;
+use mec_shared::commands::{self, CommandProgress, CommandRef, CommandRequest};
+use mec_shared::model::{validate_nodes, Node};
+use mec_shared::{naming, Aws, EnvironmentSpec, MecError, Settings};
+use rand::distr::{Alphanumeric, SampleString};
+use serde::{Deserialize, Serialize};
+use tracing::{info, Instrument};
+
+/// Exactly 32 characters, as `microk8s add-node --token` requires.
+pub const TOKEN_LENGTH: usize = 32;
+/// Seconds verify waits on the master for every node to turn Ready.
+pub const VERIFY_TIMEOUT_SECONDS: u32 = 300;
+/// Names of the document parameters this step sends.
+pub const DOCUMENT_PARAMETERS: &[&str] = &[
+    "action",
+    "token",
+    "tokenTtl",
+    "masterAddress",
+    "asWorker",
+    "expectedNodes",
+    "verifyTimeout",
+    "executionTimeout",
+];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum JoinPhase {
+    Mint,
+    Join,
+    Verify,
+}
+
+impl JoinPhase {
+    fn as_str(&self) -> &'static str {
+        match self {
+            JoinPhase::Mint => "mint",
+            JoinPhase::Join => "join",
+            JoinPhase::Verify => "verify",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum JoinAction {
+    Mint,
+    Join,
+    Verify,
+    Status,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JoinInput {
+    pub action: JoinAction,
+    pub spec: EnvironmentSpec,
+    pub masters: Vec<Node>,
+    #[serde(default)]
+    pub workers: Vec<Node>,
+    /// For `status`: the phase and commands that `mint`, `join` or `verify` returned.
+    #[serde(default)]
+    pub phase: Option<JoinPhase>,
+    #[serde(default)]
+    pub commands: Vec<CommandRef>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JoinSent {
+    pub phase: JoinPhase,
+    pub commands: Vec<CommandRef>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JoinProgress {
+    pub phase: JoinPhase,
+    pub done: bool,
+    pub succeeded: u32,
+    pub pending: u32,
+    /// After a finished verify: the nodes the master reports Ready.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ready_nodes: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(untagged)]
+pub enum JoinOutput {
+    Sent(JoinSent),
+    Progress(JoinProgress),
+}
+
+pub async fn handle(
+    aws: &Aws,
+    settings: &Settings,
+    event: serde_json::Value,
+) -> Result<JoinOutput, MecError> {
+    let input: JoinInput = mec_shared::input::parse_value(event, "input", MecError::invalid_input)?;
+    input.spec.validate()?;
+    validate_nodes("masters", &input.masters)?;
+    validate_nodes("workers", &input.workers)?;
+    if input.masters.is_empty() {
+        return Err(MecError::invalid_input(
+            "masters",
+            "must list at least one node",
+        ));
+    }
+    let span = tracing::info_span!("step", environment = %input.spec.name, step = "join");
+    async {
+        match input.action {
+            JoinAction::Mint => mint(aws, settings, &input).await.map(JoinOutput::Sent),
+            JoinAction::Join => join(aws, settings, &input).await.map(JoinOutput::Sent),
+            JoinAction::Verify => verify(aws, settings, &input).await.map(JoinOutput::Sent),
+            JoinAction::Status => status(aws, settings, &input)
+                .await
+                .map(JoinOutput::Progress),
+        }
+    }
+    .instrument(span)
+    .await
+}
+
+/// A fresh random token: alphanumeric, 32 characters.
+pub fn new_token() -> String {
+    Alphanumeric.sample_string(&mut rand::rng(), TOKEN_LENGTH)
+}
+
+/// The reference the SSM agent resolves on the node; the token itself never leaves SSM.
+pub fn token_reference(environment: &str) -> String {
+    format!(
+        "{{{{ssm-secure:{}}}}}",
+        naming::join_token_parameter(environment)
+    )
+}
+
+fn first_master(input: &JoinInput) -> &Node {
+    // `handle` checked that there is at least one.
+    &input.masters[0]
+}
+
+fn base_parameters(settings: &Settings, phase: JoinPhase) -> BTreeMap<&'static str, String> {
+    BTreeMap::from([
+        ("action", phase.as_str().to_string()),
+        ("tokenTtl", settings.join_token_ttl_seconds.to_string()),
+        ("executionTimeout", "900".to_string()),
+    ])
+}
+
+async fn send(
+    aws: &Aws,
+    settings: &Settings,
+    spec: &EnvironmentSpec,
+    phase: JoinPhase,
+    parameters: BTreeMap<&str, String>,
+    nodes: &[Node],
+) -> Result<Vec<CommandRef>, MecError> {
+    let request = CommandRequest {
+        document: &settings.join_document,
+        parameters,
+        comment: format!("mec {} join {}", spec.name, phase.as_str()),
+        delivery_timeout_seconds: 300,
+    };
+    commands::send(aws, settings, &request, nodes).await
+}
+
+/// Stores a new token (a new one per attempt: a failed join may consume a token) and has the
+/// first master accept it for `join_token_ttl_seconds`.
+async fn mint(aws: &Aws, settings: &Settings, input: &JoinInput) -> Result<JoinSent, MecError> {
+    let environment = &input.spec.name;
+    let mut put = aws
+        .ssm
+        .put_parameter()
+        .name(naming::join_token_parameter(environment))
+        .value(new_token())
+        .r#type(ParameterType::SecureString)
+        .overwrite(true)
+        .description(format!(
+            "mec join token of {environment} (deleted after verify)"
+        ));
+    if let Some(key) = &settings.parameter_kms_key {
+        put = put.key_id(key);
+    }
+    put.send()
+        .await
+        .map_err(|e| MecError::from_sdk("PutParameter", e))?;
+
+    let mut parameters = base_parameters(settings, JoinPhase::Mint);
+    parameters.insert("token", token_reference(environment));
+    let commands = send(
+        aws,
+        settings,
+        &input.spec,
+        JoinPhase::Mint,
+        parameters,
+        std::slice::from_ref(first_master(input)),
+    )
+    .await?;
+    info!(
+        ttl_seconds = settings.join_token_ttl_seconds,
+        "join token minted"
+    );
+    Ok(JoinSent {
+        phase: JoinPhase::Mint,
+        commands,
+    })
+}
+
+/// Joins the workers (`--worker`) and the other masters (control plane) to the first master's
+/// private address.
+async fn join(aws: &Aws, settings: &Settings, input: &JoinInput) -> Result<JoinSent, MecError> {
+    let master = first_master(input);
+    let address = master
+        .private_ip
+        .clone()
+        .ok_or_else(|| MecError::NodesNotReady(format!("{} has no private IP yet", master.name)))?;
+    let mut commands = Vec::new();
+    let groups = [(&input.masters[1..], "false"), (&input.workers[..], "true")];
+    for (nodes, as_worker) in groups {
+        if nodes.is_empty() {
+            continue;
+        }
+        let mut parameters = base_parameters(settings, JoinPhase::Join);
+        parameters.insert("token", token_reference(&input.spec.name));
+        parameters.insert("masterAddress", address.clone());
+        parameters.insert("asWorker", as_worker.to_string());
+        commands.extend(
+            send(
+                aws,
+                settings,
+                &input.spec,
+                JoinPhase::Join,
+                parameters,
+                nodes,
+            )
+            .await?,
+        );
+    }
+    info!(
+        master = master.name,
+        joining = input.masters.len() - 1 + input.workers.len(),
+        "join sent"
+    );
+    Ok(JoinSent {
+        phase: JoinPhase::Join,
+        commands,
+    })
+}
+
+/// Asks the first master to wait until every node is Ready; deletes the token, no longer needed.
+async fn verify(aws: &Aws, settings: &Settings, input: &JoinInput) -> Result<JoinSent, MecError> {
+    let deleted = aws
+        .ssm
+        .delete_parameter()
+        .name(naming::join_token_parameter(&input.spec.name))
+        .send()
+        .await
+        .map_err(|e| MecError::from_sdk("DeleteParameter", e));
+    match deleted {
+        Ok(_) => {}
+        Err(MecError::AwsError { code, .. }) if code == "ParameterNotFound" => {}
+        Err(e) => return Err(e),
+    }
+    let mut parameters = base_parameters(settings, JoinPhase::Verify);
+    parameters.insert("expectedNodes", expected_names(input).join(","));
+    parameters.insert("verifyTimeout", VERIFY_TIMEOUT_SECONDS.to_string());
+    let commands = send(
+        aws,
+        settings,
+        &input.spec,
+        JoinPhase::Verify,
+        parameters,
+        std::slice::from_ref(first_master(input)),
+    )
+    .await?;
+    Ok(JoinSent {
+        phase: JoinPhase::Verify,
+        commands,
+    })
+}
+
+fn expected_names(input: &JoinInput) -> Vec<String> {
+    input
+        .masters
+        .iter()
+        .chain(&input.workers)
+        .map(|n| n.name.clone())
+        .collect()
+}
+
+async fn status(
+    aws: &Aws,
+    settings: &Settings,
+    input: &JoinInput,
+) -> Result<JoinProgress, MecError> {
+    let phase = input.phase.ok_or_else(|| {
+        MecError::invalid_input(
+            "phase",
+            "is required for the status action (mint, join or verify)",
+        )
+    })?;
+    if input.commands.is_empty() {
+        return Err(MecError::invalid_input(
+            "commands",
+            "is required for the status action",
+        ));
+    }
+    let nodes: Vec<Node> = input
+        .masters
+        .iter()
+        .chain(&input.workers)
+        .cloned()
+        .collect();
+    let CommandProgress {
+        done,
+        succeeded,
+        pending,
+        outputs,
+    } = commands::progress(aws, &settings.join_document, &input.commands, &nodes).await?;
+    let mut ready_nodes = Vec::new();
+    if done && phase == JoinPhase::Verify {
+        let output = outputs
+            .get(&first_master(input).instance_id)
+            .map(String::as_str)
+            .unwrap_or("");
+        ready_nodes = ready_from_verify_output(output);
+        let missing: Vec<String> = expected_names(input)
+            .into_iter()
+            .filter(|n| !ready_nodes.contains(n))
+            .collect();
+        if !missing.is_empty() {
+            return Err(MecError::NodesNotReady(format!(
+                "{} of {} nodes not Ready on the master: {}",
+                missing.len(),
+                nodes.len(),
+                missing
+                    .iter()
+                    .take(10)
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )));
+        }
+    }
+    info!(
+        phase = phase.as_str(),
+        done, succeeded, pending, "join progress"
+    );
+    Ok(JoinProgress {
+        phase,
+        done,
+        succeeded,
+        pending,
+        ready_nodes,
+    })
+}
+
+/// Reads the verify script's `node <name> Ready|NotReady` lines.
+pub fn ready_from_verify_output(output: &str) -> Vec<String> {
+    output
+        .lines()
+        .filter_map(|line| {
+            let mut parts = line.split_whitespace();
+            match (parts.next(), parts.next(), parts.next(), parts.next()) {
+                (Some("node"), Some(name), Some("Ready"), None) => Some(name.to_string()),
+                _ => None,
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_are_32_alphanumeric_and_fresh() {
+        let a = new_token();
+        assert_eq!(a.len(), TOKEN_LENGTH);
+        assert!(a.chars().all(|c| c.is_ascii_alphanumeric()));
+        assert_ne!(a, new_token());
+    }
+
+    #[test]
+    fn token_reference_names_the_parameter() {
+        assert_eq!(
+            token_reference("lab-1"),
+            "{{ssm-secure:/mec/lab-1/join-token}}"
+        );
+    }
+
+    #[test]
+    fn verify_output_parsing() {
+        let out = "mec-join: waiting\nnode lab-1-master-0 Ready\nnode lab-1-worker-0 NotReady\nnode lab-1-worker-1 Ready\nready 2/3\n";
+        assert_eq!(
+            ready_from_verify_output(out),
+            vec!["lab-1-master-0", "lab-1-worker-1"]
+        );
+        assert!(ready_from_verify_output("node x Ready extra").is_empty());
+    }
+}

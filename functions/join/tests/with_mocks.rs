@@ -1,0 +1,301 @@
+//! The join step with SDK mocks (moto's Run Command is a stub): the token's path, the join
+//! commands, verify, and that the token shows up in no output and no command parameter.
+
+// Helpers outside #[test] functions may unwrap too: a panic in a test is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::sync::{Arc, Mutex};
+
+use aws_sdk_ssm::operation::delete_parameter::DeleteParameterOutput;
+use aws_sdk_ssm::operation::list_command_invocations::ListCommandInvocationsOutput;
+use aws_sdk_ssm::operation::put_parameter::PutParameterOutput;
+use aws_sdk_ssm::operation::send_command::SendCommandOutput;
+use aws_sdk_ssm::types::{Command, CommandInvocation, CommandInvocationStatus, CommandPlugin};
+use aws_smithy_mocks::mock;
+use mec_join::{JoinOutput, DOCUMENT_PARAMETERS};
+use mec_shared::model::Node;
+use mec_shared::tags::Role;
+use mec_shared::Settings;
+use mec_testkit::mocks::{self, node};
+use serde_json::json;
+
+type Sent = Arc<Mutex<Vec<(Vec<String>, std::collections::HashMap<String, Vec<String>>)>>>;
+
+fn send_recorder(sent: &Sent) -> aws_smithy_mocks::Rule {
+    let record = sent.clone();
+    mock!(aws_sdk_ssm::Client::send_command)
+        .match_requests(move |req| {
+            record.lock().unwrap().push((
+                req.instance_ids().to_vec(),
+                req.parameters().cloned().unwrap_or_default(),
+            ));
+            req.document_name() == Some("mec-join")
+        })
+        .then_output(|| {
+            SendCommandOutput::builder()
+                .command(Command::builder().command_id("cmd-join").build())
+                .build()
+        })
+}
+
+fn input(action: &str, masters: &[Node], workers: &[Node]) -> serde_json::Value {
+    json!({"action": action, "spec": {"name": "mock-env", "workers": workers.len(), "masters": masters.len()},
+           "masters": masters, "workers": workers})
+}
+
+fn param(params: &std::collections::HashMap<String, Vec<String>>, key: &str) -> String {
+    params.get(key).map(|v| v[0].clone()).unwrap_or_default()
+}
+
+#[tokio::test]
+async fn mint_stores_the_token_as_a_secure_string_and_never_hands_it_out() {
+    let masters = vec![node(Role::Master, 0)];
+    let workers = vec![node(Role::Worker, 0)];
+    let token: Arc<Mutex<String>> = Arc::default();
+    let keep = token.clone();
+    let put = mock!(aws_sdk_ssm::Client::put_parameter)
+        .match_requests(move |req| {
+            *keep.lock().unwrap() = req.value().unwrap_or_default().to_string();
+            req.name() == Some("/mec/mock-env/join-token")
+                && req.r#type() == Some(&aws_sdk_ssm::types::ParameterType::SecureString)
+                && req.overwrite() == Some(true)
+        })
+        .then_output(|| PutParameterOutput::builder().version(1).build());
+    let sent: Sent = Arc::default();
+    let send = send_recorder(&sent);
+    let aws = mocks::aws(&[], &[&put, &send]);
+
+    let out = mec_join::handle(
+        &aws,
+        &Settings::default(),
+        input("mint", &masters, &workers),
+    )
+    .await
+    .unwrap();
+    let token = token.lock().unwrap().clone();
+    assert_eq!(token.len(), 32);
+    assert!(token.chars().all(|c| c.is_ascii_alphanumeric()));
+
+    let sent = sent.lock().unwrap();
+    assert_eq!(sent.len(), 1);
+    assert_eq!(
+        sent[0].0,
+        vec![masters[0].instance_id.clone()],
+        "minted on the first master only"
+    );
+    assert_eq!(param(&sent[0].1, "action"), "mint");
+    assert_eq!(
+        param(&sent[0].1, "token"),
+        "{{ssm-secure:/mec/mock-env/join-token}}"
+    );
+    assert_eq!(param(&sent[0].1, "tokenTtl"), "900");
+    let everything_sent = format!("{:?}", sent[0].1);
+    assert!(
+        !everything_sent.contains(&token),
+        "the token is in no command parameter"
+    );
+    let output = serde_json::to_string(&out).unwrap();
+    assert!(!output.contains(&token), "the token is in no step output");
+}
+
+#[tokio::test]
+async fn join_sends_workers_with_worker_flag_and_extra_masters_without() {
+    let masters: Vec<Node> = (0..3).map(|i| node(Role::Master, i)).collect();
+    let workers: Vec<Node> = (0..2).map(|i| node(Role::Worker, i)).collect();
+    let sent: Sent = Arc::default();
+    let send = send_recorder(&sent);
+    let aws = mocks::aws(&[], &[&send]);
+    let out = mec_join::handle(
+        &aws,
+        &Settings::default(),
+        input("join", &masters, &workers),
+    )
+    .await
+    .unwrap();
+    let JoinOutput::Sent(sent_out) = out else {
+        panic!("{out:?}")
+    };
+    assert_eq!(sent_out.commands.len(), 2);
+
+    let sent = sent.lock().unwrap();
+    let (ha_ids, ha_params) = &sent[0];
+    assert_eq!(
+        ha_ids,
+        &vec![
+            masters[1].instance_id.clone(),
+            masters[2].instance_id.clone()
+        ]
+    );
+    assert_eq!(param(ha_params, "asWorker"), "false");
+    let (worker_ids, worker_params) = &sent[1];
+    assert_eq!(worker_ids.len(), 2);
+    assert_eq!(param(worker_params, "asWorker"), "true");
+    for (_, params) in sent.iter() {
+        assert_eq!(
+            param(params, "masterAddress"),
+            "10.42.0.10",
+            "the first master's private address"
+        );
+        assert_eq!(
+            param(params, "token"),
+            "{{ssm-secure:/mec/mock-env/join-token}}"
+        );
+        for key in params.keys() {
+            assert!(DOCUMENT_PARAMETERS.contains(&key.as_str()), "{key}");
+        }
+    }
+}
+
+fn verify_result(
+    master: &Node,
+    status: CommandInvocationStatus,
+    output: &'static str,
+) -> aws_smithy_mocks::Rule {
+    let id = master.instance_id.clone();
+    mock!(aws_sdk_ssm::Client::list_command_invocations).then_output(move || {
+        ListCommandInvocationsOutput::builder()
+            .command_invocations(
+                CommandInvocation::builder()
+                    .instance_id(&id)
+                    .status(status.clone())
+                    .command_plugins(CommandPlugin::builder().output(output).build())
+                    .build(),
+            )
+            .build()
+    })
+}
+
+fn status_input(masters: &[Node], workers: &[Node], phase: &str) -> serde_json::Value {
+    let mut value = input("status", masters, workers);
+    value["phase"] = json!(phase);
+    value["commands"] =
+        json!([{"command_id": "cmd-join", "instance_ids": [masters[0].instance_id]}]);
+    value
+}
+
+#[tokio::test]
+async fn verify_deletes_the_token_and_checks_every_node_is_ready() {
+    let masters = vec![node(Role::Master, 0)];
+    let workers = vec![node(Role::Worker, 0), node(Role::Worker, 1)];
+    let delete = mock!(aws_sdk_ssm::Client::delete_parameter)
+        .match_requests(|req| req.name() == Some("/mec/mock-env/join-token"))
+        .then_output(|| DeleteParameterOutput::builder().build());
+    let sent: Sent = Arc::default();
+    let send = send_recorder(&sent);
+    let aws = mocks::aws(&[], &[&delete, &send]);
+    mec_join::handle(
+        &aws,
+        &Settings::default(),
+        input("verify", &masters, &workers),
+    )
+    .await
+    .unwrap();
+    assert_eq!(delete.num_calls(), 1);
+    assert_eq!(
+        param(&sent.lock().unwrap()[0].1, "expectedNodes"),
+        "mock-env-master-0,mock-env-worker-0,mock-env-worker-1"
+    );
+
+    let all_ready = verify_result(&masters[0], CommandInvocationStatus::Success,
+        "node mock-env-master-0 Ready\nnode mock-env-worker-0 Ready\nnode mock-env-worker-1 Ready\nready 3/3\n");
+    let aws = mocks::aws(&[], &[&all_ready]);
+    let out = mec_join::handle(
+        &aws,
+        &Settings::default(),
+        status_input(&masters, &workers, "verify"),
+    )
+    .await
+    .unwrap();
+    let JoinOutput::Progress(progress) = out else {
+        panic!("{out:?}")
+    };
+    assert!(progress.done);
+    assert_eq!(progress.ready_nodes.len(), 3);
+
+    let one_missing = verify_result(
+        &masters[0],
+        CommandInvocationStatus::Success,
+        "node mock-env-master-0 Ready\nnode mock-env-worker-0 Ready\nready 2/3\n",
+    );
+    let aws = mocks::aws(&[], &[&one_missing]);
+    let err = mec_join::handle(
+        &aws,
+        &Settings::default(),
+        status_input(&masters, &workers, "verify"),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(err.error_type(), "NodesNotReady");
+    assert!(err.to_string().contains("mock-env-worker-1"), "{err}");
+
+    let failed = verify_result(
+        &masters[0],
+        CommandInvocationStatus::Failed,
+        "node mock-env-master-0 Ready\nnode mock-env-worker-1 NotReady\nready 1/2\n",
+    );
+    let aws = mocks::aws(&[], &[&failed]);
+    let err = mec_join::handle(
+        &aws,
+        &Settings::default(),
+        status_input(&masters, &workers, "verify"),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(err.error_type(), "CommandFailed");
+    assert!(err.to_string().contains("NotReady"), "{err}");
+}
+
+#[tokio::test]
+async fn a_token_already_gone_does_not_fail_verify() {
+    let masters = vec![node(Role::Master, 0)];
+    let gone = mock!(aws_sdk_ssm::Client::delete_parameter)
+        .then_http_response(|| mocks::json_error(400, "ParameterNotFound", "not found"));
+    let sent: Sent = Arc::default();
+    let send = send_recorder(&sent);
+    let aws = mocks::aws(&[], &[&gone, &send]);
+    mec_join::handle(&aws, &Settings::default(), input("verify", &masters, &[]))
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn bad_input_is_refused_before_any_aws_call() {
+    let dead = mec_testkit::unreachable_aws();
+    let masters = vec![node(Role::Master, 0)];
+    let mut no_phase = status_input(&masters, &[], "verify");
+    no_phase.as_object_mut().unwrap().remove("phase");
+    let mut bad_phase = status_input(&masters, &[], "verify");
+    bad_phase["phase"] = json!("reboot");
+    let mut no_masters = input("mint", &masters, &[]);
+    no_masters["masters"] = json!([]);
+    let cases = [
+        (no_masters, "masters"),
+        (no_phase, "phase"),
+        (bad_phase, "phase"),
+        (input("explode", &masters, &[]), "action"),
+    ];
+    for (value, field) in cases {
+        let err = mec_join::handle(&dead, &Settings::default(), value.clone())
+            .await
+            .unwrap_err();
+        assert_eq!(err.error_type(), "InvalidInput", "{value}: {err}");
+        assert!(err.to_string().contains(field), "{value}: {err}");
+    }
+}
+
+#[test]
+fn the_document_declares_exactly_the_parameters_the_step_sends() {
+    let text =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/document.yaml")).unwrap();
+    let document: serde_yaml::Value = serde_yaml::from_str(&text).unwrap();
+    let mut declared: Vec<String> = document["parameters"]
+        .as_mapping()
+        .unwrap()
+        .keys()
+        .map(|k| k.as_str().unwrap().to_string())
+        .collect();
+    declared.sort();
+    let mut sent: Vec<String> = DOCUMENT_PARAMETERS.iter().map(|s| s.to_string()).collect();
+    sent.sort();
+    assert_eq!(declared, sent);
+}

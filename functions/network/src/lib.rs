@@ -1,0 +1,536 @@
+//! The network step: the environment's VPC, public subnet, internet gateway, route table and
+//! cluster security group. Each piece is looked up by tag first and created only when missing,
+//! so the step can run again after any failure.
+
+use std::collections::BTreeSet;
+
+use aws_sdk_ec2::types::{
+    AttributeBooleanValue, Filter, IpPermission, IpRange, LocationType, ResourceType,
+    UserIdGroupPair,
+};
+use mec_shared::cidr::Ipv4Cidr;
+use mec_shared::model::{validate_run_id, Network};
+use mec_shared::tags::{self, Role};
+use mec_shared::{Aws, EnvironmentSpec, MecError};
+use serde::Deserialize;
+use tracing::{info, Instrument};
+
+/// Ports MicroK8s nodes use between each other (research/microk8s.md).
+pub const CLUSTER_PORTS: &[(&str, i32)] = &[
+    ("tcp", 16443), // API server
+    ("tcp", 25000), // cluster agent: join requests
+    ("tcp", 19001), // dqlite
+    ("tcp", 12379), // etcd, when used
+    ("tcp", 10250), // kubelet
+    ("tcp", 10255), // kubelet read-only
+    ("tcp", 10257), // controller-manager
+    ("tcp", 10259), // scheduler
+    ("udp", 4789),  // Calico VXLAN
+];
+pub const API_PORT: i32 = 16443;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NetworkInput {
+    pub spec: EnvironmentSpec,
+    pub run_id: String,
+}
+
+pub async fn handle(aws: &Aws, event: serde_json::Value) -> Result<Network, MecError> {
+    let input: NetworkInput =
+        mec_shared::input::parse_value(event, "input", MecError::invalid_input)?;
+    input.spec.validate()?;
+    validate_run_id(&input.run_id)?;
+    let span = tracing::info_span!("step", environment = %input.spec.name, step = "network");
+    ensure_network(aws, &input.spec).instrument(span).await
+}
+
+pub async fn ensure_network(aws: &Aws, spec: &EnvironmentSpec) -> Result<Network, MecError> {
+    let vpc_id = ensure_vpc(aws, spec).await?;
+    let (subnet_id, availability_zone) = ensure_subnet(aws, spec, &vpc_id).await?;
+    let internet_gateway_id = ensure_internet_gateway(aws, spec, &vpc_id).await?;
+    let route_table_id =
+        ensure_route_table(aws, spec, &vpc_id, &subnet_id, &internet_gateway_id).await?;
+    let security_group_id = ensure_security_group(aws, spec, &vpc_id).await?;
+    info!(vpc_id, subnet_id, availability_zone, "network ready");
+    Ok(Network {
+        vpc_id,
+        subnet_id,
+        availability_zone,
+        internet_gateway_id,
+        route_table_id,
+        security_group_id,
+    })
+}
+
+fn by_env(spec: &EnvironmentSpec) -> Filter {
+    tags::environment_filter(&spec.name)
+}
+
+fn name_tags(spec: &EnvironmentSpec, suffix: &str) -> Vec<aws_sdk_ec2::types::Tag> {
+    tags::resource_tags(
+        &spec.name,
+        Role::Network,
+        &format!("{}-{suffix}", spec.name),
+        &spec.tags,
+    )
+}
+
+async fn ensure_vpc(aws: &Aws, spec: &EnvironmentSpec) -> Result<String, MecError> {
+    let found = aws
+        .ec2
+        .describe_vpcs()
+        .filters(by_env(spec))
+        .send()
+        .await
+        .map_err(|e| MecError::from_sdk("DescribeVpcs", e))?;
+    let vpc_id = match found.vpcs().first() {
+        Some(vpc) => {
+            if vpc.cidr_block() != Some(spec.vpc_cidr.as_str()) {
+                return Err(MecError::invalid_spec(
+                    "vpc_cidr",
+                    &format!(
+                        "differs from the environment's existing VPC ({}); delete the environment first",
+                        vpc.cidr_block().unwrap_or("?")
+                    ),
+                ));
+            }
+            vpc.vpc_id().unwrap_or_default().to_string()
+        }
+        None => {
+            let created = aws
+                .ec2
+                .create_vpc()
+                .cidr_block(&spec.vpc_cidr)
+                .tag_specifications(tags::specification(
+                    ResourceType::Vpc,
+                    name_tags(spec, "vpc"),
+                ))
+                .send()
+                .await
+                .map_err(|e| MecError::from_sdk("CreateVpc", e))?;
+            let id = created
+                .vpc()
+                .and_then(|v| v.vpc_id())
+                .unwrap_or_default()
+                .to_string();
+            info!(vpc_id = id, "created VPC");
+            id
+        }
+    };
+    // One attribute per call, as EC2 requires; both are idempotent.
+    for hostnames in [false, true] {
+        let call = aws.ec2.modify_vpc_attribute().vpc_id(&vpc_id);
+        let value = AttributeBooleanValue::builder().value(true).build();
+        let call = if hostnames {
+            call.enable_dns_hostnames(value)
+        } else {
+            call.enable_dns_support(value)
+        };
+        call.send()
+            .await
+            .map_err(|e| MecError::from_sdk("ModifyVpcAttribute", e))?;
+    }
+    Ok(vpc_id)
+}
+
+async fn ensure_subnet(
+    aws: &Aws,
+    spec: &EnvironmentSpec,
+    vpc_id: &str,
+) -> Result<(String, String), MecError> {
+    let found = aws
+        .ec2
+        .describe_subnets()
+        .filters(by_env(spec))
+        .filters(Filter::builder().name("vpc-id").values(vpc_id).build())
+        .send()
+        .await
+        .map_err(|e| MecError::from_sdk("DescribeSubnets", e))?;
+    let (subnet_id, az) = match found.subnets().first() {
+        Some(subnet) => (
+            subnet.subnet_id().unwrap_or_default().to_string(),
+            subnet.availability_zone().unwrap_or_default().to_string(),
+        ),
+        None => {
+            let az = choose_availability_zone(aws, spec).await?;
+            let cidr = Ipv4Cidr::parse(&spec.vpc_cidr)
+                .map_err(|rule| MecError::invalid_spec("vpc_cidr", &rule))?
+                .public_subnet();
+            let created = aws
+                .ec2
+                .create_subnet()
+                .vpc_id(vpc_id)
+                .cidr_block(cidr.to_string())
+                .availability_zone(&az)
+                .tag_specifications(tags::specification(
+                    ResourceType::Subnet,
+                    name_tags(spec, "public"),
+                ))
+                .send()
+                .await
+                .map_err(|e| MecError::from_sdk("CreateSubnet", e))?;
+            let id = created
+                .subnet()
+                .and_then(|s| s.subnet_id())
+                .unwrap_or_default()
+                .to_string();
+            info!(subnet_id = id, cidr = %cidr, availability_zone = az, "created subnet");
+            (id, az)
+        }
+    };
+    aws.ec2
+        .modify_subnet_attribute()
+        .subnet_id(&subnet_id)
+        .map_public_ip_on_launch(AttributeBooleanValue::builder().value(true).build())
+        .send()
+        .await
+        .map_err(|e| MecError::from_sdk("ModifySubnetAttribute", e))?;
+    Ok((subnet_id, az))
+}
+
+/// The first availability zone (by name, so the choice is stable) that offers every instance
+/// type of the spec.
+async fn choose_availability_zone(aws: &Aws, spec: &EnvironmentSpec) -> Result<String, MecError> {
+    let wanted: BTreeSet<&str> = [
+        spec.instance_type.as_str(),
+        spec.worker_instance_type.as_str(),
+    ]
+    .into();
+    let mut offers: Vec<(String, String)> = Vec::new();
+    let mut pages = aws
+        .ec2
+        .describe_instance_type_offerings()
+        .location_type(LocationType::AvailabilityZone)
+        .filters(
+            Filter::builder()
+                .name("instance-type")
+                .set_values(Some(wanted.iter().map(|t| t.to_string()).collect()))
+                .build(),
+        )
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| MecError::from_sdk("DescribeInstanceTypeOfferings", e))?;
+        for offer in page.instance_type_offerings() {
+            if let (Some(t), Some(az)) = (offer.instance_type(), offer.location()) {
+                offers.push((az.to_string(), t.as_str().to_string()));
+            }
+        }
+    }
+    pick_zone(&offers, &wanted).ok_or_else(|| {
+        MecError::invalid_spec(
+            "instance_type",
+            &format!(
+                "no availability zone of this region offers {}",
+                wanted.into_iter().collect::<Vec<_>>().join(" and ")
+            ),
+        )
+    })
+}
+
+/// The lowest-named zone among `offers` (zone, type) that has every wanted type.
+pub fn pick_zone(offers: &[(String, String)], wanted: &BTreeSet<&str>) -> Option<String> {
+    let zones: BTreeSet<&str> = offers.iter().map(|(az, _)| az.as_str()).collect();
+    zones
+        .into_iter()
+        .find(|az| {
+            wanted
+                .iter()
+                .all(|t| offers.iter().any(|(z, ty)| z == az && ty == t))
+        })
+        .map(str::to_string)
+}
+
+async fn ensure_internet_gateway(
+    aws: &Aws,
+    spec: &EnvironmentSpec,
+    vpc_id: &str,
+) -> Result<String, MecError> {
+    let found = aws
+        .ec2
+        .describe_internet_gateways()
+        .filters(by_env(spec))
+        .send()
+        .await
+        .map_err(|e| MecError::from_sdk("DescribeInternetGateways", e))?;
+    let (igw_id, attached) = match found.internet_gateways().first() {
+        Some(igw) => (
+            igw.internet_gateway_id().unwrap_or_default().to_string(),
+            igw.attachments().iter().any(|a| a.vpc_id() == Some(vpc_id)),
+        ),
+        None => {
+            let created = aws
+                .ec2
+                .create_internet_gateway()
+                .tag_specifications(tags::specification(
+                    ResourceType::InternetGateway,
+                    name_tags(spec, "igw"),
+                ))
+                .send()
+                .await
+                .map_err(|e| MecError::from_sdk("CreateInternetGateway", e))?;
+            let id = created
+                .internet_gateway()
+                .and_then(|g| g.internet_gateway_id())
+                .unwrap_or_default()
+                .to_string();
+            info!(internet_gateway_id = id, "created internet gateway");
+            (id, false)
+        }
+    };
+    if !attached {
+        aws.ec2
+            .attach_internet_gateway()
+            .internet_gateway_id(&igw_id)
+            .vpc_id(vpc_id)
+            .send()
+            .await
+            .map_err(|e| MecError::from_sdk("AttachInternetGateway", e))?;
+    }
+    Ok(igw_id)
+}
+
+async fn ensure_route_table(
+    aws: &Aws,
+    spec: &EnvironmentSpec,
+    vpc_id: &str,
+    subnet_id: &str,
+    igw_id: &str,
+) -> Result<String, MecError> {
+    let found = aws
+        .ec2
+        .describe_route_tables()
+        .filters(by_env(spec))
+        .filters(Filter::builder().name("vpc-id").values(vpc_id).build())
+        .send()
+        .await
+        .map_err(|e| MecError::from_sdk("DescribeRouteTables", e))?;
+    let existing = found.route_tables().first().cloned();
+    let table_id = match &existing {
+        Some(table) => table.route_table_id().unwrap_or_default().to_string(),
+        None => {
+            let created = aws
+                .ec2
+                .create_route_table()
+                .vpc_id(vpc_id)
+                .tag_specifications(tags::specification(
+                    ResourceType::RouteTable,
+                    name_tags(spec, "public"),
+                ))
+                .send()
+                .await
+                .map_err(|e| MecError::from_sdk("CreateRouteTable", e))?;
+            created
+                .route_table()
+                .and_then(|t| t.route_table_id())
+                .unwrap_or_default()
+                .to_string()
+        }
+    };
+    let has_default_route = existing.as_ref().is_some_and(|t| {
+        t.routes().iter().any(|r| {
+            r.destination_cidr_block() == Some("0.0.0.0/0") && r.gateway_id() == Some(igw_id)
+        })
+    });
+    if !has_default_route {
+        aws.ec2
+            .create_route()
+            .route_table_id(&table_id)
+            .destination_cidr_block("0.0.0.0/0")
+            .gateway_id(igw_id)
+            .send()
+            .await
+            .map_err(|e| MecError::from_sdk("CreateRoute", e))?;
+    }
+    let associated = existing.as_ref().is_some_and(|t| {
+        t.associations()
+            .iter()
+            .any(|a| a.subnet_id() == Some(subnet_id))
+    });
+    if !associated {
+        aws.ec2
+            .associate_route_table()
+            .route_table_id(&table_id)
+            .subnet_id(subnet_id)
+            .send()
+            .await
+            .map_err(|e| MecError::from_sdk("AssociateRouteTable", e))?;
+    }
+    Ok(table_id)
+}
+
+/// One ingress rule as (protocol, port, source), source being a group id or a CIDR.
+type Rule = (String, i32, String);
+
+/// The rules the cluster group must have: MicroK8s ports from itself, the API from the
+/// allowed CIDRs, nothing else (no port 22: nodes are managed through SSM).
+pub fn wanted_rules(group_id: &str, api_allowed_cidrs: &[String]) -> BTreeSet<Rule> {
+    let mut rules: BTreeSet<Rule> = CLUSTER_PORTS
+        .iter()
+        .map(|(proto, port)| (proto.to_string(), *port, group_id.to_string()))
+        .collect();
+    for cidr in api_allowed_cidrs {
+        rules.insert(("tcp".into(), API_PORT, cidr.clone()));
+    }
+    rules
+}
+
+fn existing_rules(permissions: &[IpPermission]) -> BTreeSet<Rule> {
+    let mut rules = BTreeSet::new();
+    for p in permissions {
+        let proto = p.ip_protocol().unwrap_or_default().to_string();
+        let (Some(from), Some(to)) = (p.from_port(), p.to_port()) else {
+            continue;
+        };
+        for port in from..=to.min(from + 64) {
+            for pair in p.user_id_group_pairs() {
+                rules.insert((
+                    proto.clone(),
+                    port,
+                    pair.group_id().unwrap_or_default().to_string(),
+                ));
+            }
+            for range in p.ip_ranges() {
+                rules.insert((
+                    proto.clone(),
+                    port,
+                    range.cidr_ip().unwrap_or_default().to_string(),
+                ));
+            }
+        }
+    }
+    rules
+}
+
+fn to_permission(rule: &Rule) -> IpPermission {
+    let (proto, port, source) = rule;
+    let builder = IpPermission::builder()
+        .ip_protocol(proto)
+        .from_port(*port)
+        .to_port(*port);
+    if source.starts_with("sg-") {
+        builder
+            .user_id_group_pairs(
+                UserIdGroupPair::builder()
+                    .group_id(source)
+                    .description("MicroK8s traffic between the cluster's nodes")
+                    .build(),
+            )
+            .build()
+    } else {
+        builder
+            .ip_ranges(
+                IpRange::builder()
+                    .cidr_ip(source)
+                    .description("Kubernetes API for operators")
+                    .build(),
+            )
+            .build()
+    }
+}
+
+async fn ensure_security_group(
+    aws: &Aws,
+    spec: &EnvironmentSpec,
+    vpc_id: &str,
+) -> Result<String, MecError> {
+    let found = aws
+        .ec2
+        .describe_security_groups()
+        .filters(by_env(spec))
+        .filters(Filter::builder().name("vpc-id").values(vpc_id).build())
+        .send()
+        .await
+        .map_err(|e| MecError::from_sdk("DescribeSecurityGroups", e))?;
+    let (group_id, existing) = match found.security_groups().first() {
+        Some(group) => (
+            group.group_id().unwrap_or_default().to_string(),
+            existing_rules(group.ip_permissions()),
+        ),
+        None => {
+            let created = aws
+                .ec2
+                .create_security_group()
+                .group_name(format!("mec-{}-cluster", spec.name))
+                .description("mec MicroK8s cluster nodes")
+                .vpc_id(vpc_id)
+                .tag_specifications(tags::specification(
+                    ResourceType::SecurityGroup,
+                    name_tags(spec, "cluster"),
+                ))
+                .send()
+                .await
+                .map_err(|e| MecError::from_sdk("CreateSecurityGroup", e))?;
+            (
+                created.group_id().unwrap_or_default().to_string(),
+                BTreeSet::new(),
+            )
+        }
+    };
+    let missing: Vec<IpPermission> = wanted_rules(&group_id, &spec.api_allowed_cidrs)
+        .difference(&existing)
+        .map(to_permission)
+        .collect();
+    if !missing.is_empty() {
+        let result = aws
+            .ec2
+            .authorize_security_group_ingress()
+            .group_id(&group_id)
+            .set_ip_permissions(Some(missing))
+            .send()
+            .await;
+        match result.map_err(|e| MecError::from_sdk("AuthorizeSecurityGroupIngress", e)) {
+            Ok(_) => {}
+            // Another attempt added them in between: the rules we want are there.
+            Err(MecError::AwsError { code, .. }) if code == "InvalidPermission.Duplicate" => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(group_id)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rules_open_no_ssh_and_the_api_only_to_allowed_cidrs() {
+        let rules = wanted_rules("sg-1", &["203.0.113.0/24".into()]);
+        assert!(rules.iter().all(|(_, port, _)| *port != 22));
+        let from_outside: Vec<_> = rules
+            .iter()
+            .filter(|(_, _, src)| !src.starts_with("sg-"))
+            .collect();
+        assert_eq!(
+            from_outside,
+            vec![&("tcp".to_string(), 16443, "203.0.113.0/24".to_string())]
+        );
+        assert!(rules.contains(&("tcp".into(), 25000, "sg-1".into())));
+        assert!(rules.contains(&("udp".into(), 4789, "sg-1".into())));
+        assert!(!rules.iter().any(|(_, _, src)| src == "0.0.0.0/0"));
+    }
+
+    #[test]
+    fn existing_rules_are_not_added_again() {
+        let wanted = wanted_rules("sg-1", &[]);
+        let permissions: Vec<IpPermission> = wanted.iter().map(to_permission).collect();
+        assert_eq!(existing_rules(&permissions), wanted);
+    }
+
+    #[test]
+    fn zone_choice_is_stable_and_needs_every_type() {
+        let offers = vec![
+            ("us-east-1c".to_string(), "t4g.medium".to_string()),
+            ("us-east-1b".to_string(), "t4g.medium".to_string()),
+            ("us-east-1b".to_string(), "m7g.large".to_string()),
+            ("us-east-1a".to_string(), "m7g.large".to_string()),
+        ];
+        let both: BTreeSet<&str> = ["t4g.medium", "m7g.large"].into();
+        assert_eq!(pick_zone(&offers, &both).as_deref(), Some("us-east-1b"));
+        let one: BTreeSet<&str> = ["t4g.medium"].into();
+        assert_eq!(pick_zone(&offers, &one).as_deref(), Some("us-east-1b"));
+        let none: BTreeSet<&str> = ["x1.huge"].into();
+        assert_eq!(pick_zone(&offers, &none), None);
+    }
+}

@@ -1,0 +1,207 @@
+//! The network step against a real moto server over HTTP.
+
+// Helpers outside #[test] functions may unwrap too: a panic in a test is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use mec_shared::inventory::{self, ResourceKind};
+use mec_shared::model::Network;
+use mec_testkit::{spec, Moto};
+use serde_json::json;
+
+fn count(found: &[inventory::Resource], kind: ResourceKind) -> usize {
+    found.iter().filter(|r| r.kind == kind).count()
+}
+
+#[tokio::test]
+async fn builds_the_network_once_however_often_it_runs() {
+    let moto = Moto::start();
+    let aws = moto.aws();
+    let spec = spec("net-once", 2);
+    let input = json!({"spec": spec, "run_id": "run-1"});
+
+    let first: Network = mec_network::handle(&aws, input.clone()).await.unwrap();
+    let second: Network = mec_network::handle(&aws, input).await.unwrap();
+    assert_eq!(first, second, "a second run must find, not create");
+
+    let found = inventory::list(&aws, "net-once").await.unwrap();
+    for kind in [
+        ResourceKind::Vpc,
+        ResourceKind::Subnet,
+        ResourceKind::InternetGateway,
+        ResourceKind::RouteTable,
+        ResourceKind::SecurityGroup,
+    ] {
+        assert_eq!(count(&found, kind), 1, "{kind:?} in {found:?}");
+    }
+    assert_eq!(found.len(), 5, "{found:?}");
+
+    let ec2 = &aws.ec2;
+    let vpc = ec2
+        .describe_vpcs()
+        .vpc_ids(&first.vpc_id)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(vpc.vpcs()[0].cidr_block(), Some("10.42.0.0/16"));
+    for attribute in [
+        aws_sdk_ec2::types::VpcAttributeName::EnableDnsHostnames,
+        aws_sdk_ec2::types::VpcAttributeName::EnableDnsSupport,
+    ] {
+        let out = ec2
+            .describe_vpc_attribute()
+            .vpc_id(&first.vpc_id)
+            .attribute(attribute.clone())
+            .send()
+            .await
+            .unwrap();
+        let on = out
+            .enable_dns_hostnames()
+            .or(out.enable_dns_support())
+            .and_then(|v| v.value());
+        assert_eq!(on, Some(true), "{attribute:?}");
+    }
+
+    let subnet = ec2
+        .describe_subnets()
+        .subnet_ids(&first.subnet_id)
+        .send()
+        .await
+        .unwrap();
+    let subnet = &subnet.subnets()[0];
+    assert_eq!(subnet.cidr_block(), Some("10.42.0.0/20"));
+    assert_eq!(subnet.map_public_ip_on_launch(), Some(true));
+    assert_eq!(
+        subnet.availability_zone(),
+        Some(first.availability_zone.as_str())
+    );
+
+    let table = ec2
+        .describe_route_tables()
+        .route_table_ids(&first.route_table_id)
+        .send()
+        .await
+        .unwrap();
+    let table = &table.route_tables()[0];
+    assert!(table
+        .routes()
+        .iter()
+        .any(|r| r.destination_cidr_block() == Some("0.0.0.0/0")
+            && r.gateway_id() == Some(first.internet_gateway_id.as_str())));
+    assert!(table
+        .associations()
+        .iter()
+        .any(|a| a.subnet_id() == Some(first.subnet_id.as_str())));
+
+    let igw = ec2
+        .describe_internet_gateways()
+        .internet_gateway_ids(&first.internet_gateway_id)
+        .send()
+        .await
+        .unwrap();
+    assert!(igw.internet_gateways()[0]
+        .attachments()
+        .iter()
+        .any(|a| a.vpc_id() == Some(first.vpc_id.as_str())));
+
+    let group = ec2
+        .describe_security_groups()
+        .group_ids(&first.security_group_id)
+        .send()
+        .await
+        .unwrap();
+    let group = &group.security_groups()[0];
+    let mut from_cidrs = Vec::new();
+    let mut self_ports = Vec::new();
+    for permission in group.ip_permissions() {
+        assert_ne!(permission.from_port(), Some(22), "no SSH");
+        for range in permission.ip_ranges() {
+            from_cidrs.push((
+                permission.from_port().unwrap(),
+                range.cidr_ip().unwrap().to_string(),
+            ));
+        }
+        if permission
+            .user_id_group_pairs()
+            .iter()
+            .any(|p| p.group_id() == Some(first.security_group_id.as_str()))
+        {
+            self_ports.push(permission.from_port().unwrap());
+        }
+    }
+    assert_eq!(from_cidrs, vec![(16443, "203.0.113.0/24".to_string())]);
+    self_ports.sort();
+    assert_eq!(
+        self_ports,
+        vec![4789, 10250, 10255, 10257, 10259, 12379, 16443, 19001, 25000]
+    );
+}
+
+#[tokio::test]
+async fn environments_do_not_share_networks() {
+    let moto = Moto::start();
+    let aws = moto.aws();
+    let a: Network = mec_network::handle(&aws, json!({"spec": spec("net-a", 0), "run_id": "r"}))
+        .await
+        .unwrap();
+    let b: Network = mec_network::handle(&aws, json!({"spec": spec("net-b", 0), "run_id": "r"}))
+        .await
+        .unwrap();
+    assert_ne!(a.vpc_id, b.vpc_id);
+    assert_ne!(a.security_group_id, b.security_group_id);
+}
+
+#[tokio::test]
+async fn a_different_cidr_for_an_existing_environment_is_refused() {
+    let moto = Moto::start();
+    let aws = moto.aws();
+    let mut spec = spec("net-cidr", 0);
+    mec_network::handle(&aws, json!({"spec": spec, "run_id": "r"}))
+        .await
+        .unwrap();
+    spec.vpc_cidr = "10.43.0.0/16".into();
+    let err = mec_network::handle(&aws, json!({"spec": spec, "run_id": "r"}))
+        .await
+        .unwrap_err();
+    assert_eq!(err.error_type(), "InvalidSpec");
+    assert!(err.to_string().contains("vpc_cidr"), "{err}");
+}
+
+#[tokio::test]
+async fn bad_input_is_refused_before_any_aws_call() {
+    // Nothing listens on this endpoint: any AWS call would fail as AwsUnavailable.
+    let dead = mec_testkit::unreachable_aws();
+    let cases = [
+        (
+            json!({"spec": {"name": "ok-name"}}),
+            "InvalidInput",
+            "run_id",
+        ),
+        (
+            json!({"spec": {"name": "ok-name"}, "run_id": "r", "extra": 1}),
+            "InvalidInput",
+            "extra",
+        ),
+        (
+            json!({"spec": {"name": "x"}, "run_id": "r"}),
+            "InvalidSpec",
+            "name",
+        ),
+        (
+            json!({"spec": {"name": "ok-name", "workers": 500}, "run_id": "r"}),
+            "InvalidSpec",
+            "workers",
+        ),
+        (
+            json!({"spec": {"name": "ok-name"}, "run_id": "bad id"}),
+            "InvalidInput",
+            "run_id",
+        ),
+        (json!("not an object"), "InvalidInput", "input"),
+        (json!(null), "InvalidInput", "input"),
+    ];
+    for (input, error_type, field) in cases {
+        let err = mec_network::handle(&dead, input.clone()).await.unwrap_err();
+        assert_eq!(err.error_type(), error_type, "{input}: {err}");
+        assert!(err.to_string().contains(field), "{input}: {err}");
+    }
+}

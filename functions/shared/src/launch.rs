@@ -1,0 +1,454 @@
+//! Launching the cluster's instances: find what exists by tag, launch only what is missing.
+//!
+//! Shared by the master and workers steps. A retry of the same launch finds the instances of the
+//! first attempt by their tags (the emulator does not enforce ClientToken; AWS does, and mec still
+//! sends a deterministic one so that a lost response cannot double a batch on AWS).
+
+use aws_sdk_ec2::types::{
+    ArchitectureType, BlockDeviceMapping, EbsBlockDevice, Filter, HttpTokensState,
+    IamInstanceProfileSpecification, Instance, InstanceInterruptionBehavior,
+    InstanceMarketOptionsRequest, InstanceMetadataEndpointState, InstanceMetadataOptionsRequest,
+    InstanceStateName, MarketType, ResourceType, SpotInstanceType, SpotMarketOptions, VolumeType,
+};
+use tracing::info;
+
+use crate::aws::Aws;
+use crate::error::MecError;
+use crate::model::{Network, Node};
+use crate::naming;
+use crate::settings::Settings;
+use crate::spec::EnvironmentSpec;
+use crate::tags::{self, Role};
+
+/// States in which an instance still counts as a node of the environment.
+const LIVE_STATES: &[&str] = &["pending", "running", "stopping", "stopped"];
+
+/// What one launch step asks for.
+#[derive(Debug, Clone)]
+pub struct LaunchRequest<'a> {
+    pub spec: &'a EnvironmentSpec,
+    pub run_id: &'a str,
+    pub network: &'a Network,
+    pub role: Role,
+}
+
+impl LaunchRequest<'_> {
+    fn count(&self) -> u32 {
+        match self.role {
+            Role::Master => self.spec.masters,
+            Role::Worker => self.spec.workers,
+            Role::Network => 0,
+        }
+    }
+
+    fn instance_type(&self) -> &str {
+        match self.role {
+            Role::Worker => &self.spec.worker_instance_type,
+            _ => &self.spec.instance_type,
+        }
+    }
+
+    fn instance_type_field(&self) -> &'static str {
+        match self.role {
+            Role::Worker => "worker_instance_type",
+            _ => "instance_type",
+        }
+    }
+}
+
+/// Makes sure the environment has `count` live instances of `role`, indexed 0..count, and
+/// returns them by index. Calling it again creates nothing that exists already.
+pub async fn ensure_nodes(
+    aws: &Aws,
+    settings: &Settings,
+    request: &LaunchRequest<'_>,
+) -> Result<Vec<Node>, MecError> {
+    let count = request.count();
+    let environment = request.spec.name.as_str();
+    let mut instances = find_instances(aws, environment, Some(request.role)).await?;
+    index_untagged(aws, environment, request.role, &mut instances).await?;
+
+    let missing = count.saturating_sub(instances.len() as u32);
+    if missing > 0 {
+        let profile = settings.node_instance_profile.as_deref().ok_or_else(|| {
+            MecError::Configuration("MEC_NODE_INSTANCE_PROFILE is not set".into())
+        })?;
+        let image = resolve_image(aws, settings, request).await?;
+        let mut free = free_indexes(&instances, count);
+        while !free.is_empty() {
+            let batch: Vec<u32> = free
+                .drain(..free.len().min(settings.launch_batch_size as usize))
+                .collect();
+            let launched = run_batch(aws, request, &image, profile, &batch).await?;
+            for (instance, index) in launched.into_iter().zip(batch.iter()) {
+                tag_index(aws, environment, request.role, &instance, *index).await?;
+                instances.push(IndexedInstance {
+                    index: *index,
+                    instance,
+                });
+            }
+        }
+        info!(
+            role = request.role.as_str(),
+            launched = missing,
+            "launched instances"
+        );
+    } else {
+        info!(
+            role = request.role.as_str(),
+            existing = instances.len(),
+            "all instances exist"
+        );
+    }
+
+    instances.sort_by_key(|i| i.index);
+    Ok(instances
+        .iter()
+        .filter(|i| i.index < count)
+        .map(|i| to_node(environment, request.role, i))
+        .collect())
+}
+
+/// An instance and the node index it carries (or was just given).
+#[derive(Debug, Clone)]
+pub struct IndexedInstance {
+    pub index: u32,
+    pub instance: Instance,
+}
+
+/// Live instances of the environment (of one role, or all), with the index from their tags
+/// (`u32::MAX` when a launch died before tagging it).
+pub async fn find_instances(
+    aws: &Aws,
+    environment: &str,
+    role: Option<Role>,
+) -> Result<Vec<IndexedInstance>, MecError> {
+    let mut filters = vec![
+        tags::environment_filter(environment),
+        Filter::builder()
+            .name("instance-state-name")
+            .set_values(Some(LIVE_STATES.iter().map(|s| s.to_string()).collect()))
+            .build(),
+    ];
+    if let Some(role) = role {
+        filters.push(tags::filter(tags::ROLE, role.as_str()));
+    }
+    let mut found = Vec::new();
+    let mut pages = aws
+        .ec2
+        .describe_instances()
+        .set_filters(Some(filters))
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| MecError::from_sdk("DescribeInstances", e))?;
+        for instance in page.reservations().iter().flat_map(|r| r.instances()) {
+            let index = tags::value_of(instance.tags(), tags::INDEX)
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(u32::MAX);
+            found.push(IndexedInstance {
+                index,
+                instance: instance.clone(),
+            });
+        }
+    }
+    Ok(found)
+}
+
+/// Gives instances that a died launch left without an index the lowest free indexes.
+async fn index_untagged(
+    aws: &Aws,
+    environment: &str,
+    role: Role,
+    instances: &mut [IndexedInstance],
+) -> Result<(), MecError> {
+    let total = instances.len() as u32;
+    let mut free = free_indexes(instances, total).into_iter();
+    for entry in instances.iter_mut().filter(|i| i.index == u32::MAX) {
+        if let Some(index) = free.next() {
+            tag_index(aws, environment, role, &entry.instance, index).await?;
+            entry.index = index;
+        }
+    }
+    Ok(())
+}
+
+/// Indexes below `count` that no instance carries yet, lowest first.
+fn free_indexes(instances: &[IndexedInstance], count: u32) -> Vec<u32> {
+    (0..count)
+        .filter(|i| !instances.iter().any(|e| e.index == *i))
+        .collect()
+}
+
+async fn tag_index(
+    aws: &Aws,
+    environment: &str,
+    role: Role,
+    instance: &Instance,
+    index: u32,
+) -> Result<(), MecError> {
+    let id = instance.instance_id().unwrap_or_default();
+    aws.ec2
+        .create_tags()
+        .resources(id)
+        .tags(tags::tag(tags::INDEX, &index.to_string()))
+        .tags(tags::tag(
+            tags::NAME,
+            &naming::node_name(environment, role, index),
+        ))
+        .send()
+        .await
+        .map_err(|e| MecError::from_sdk("CreateTags", e))?;
+    Ok(())
+}
+
+/// The AMI and root device for the instance type's architecture.
+#[derive(Debug, Clone)]
+struct Image {
+    id: String,
+    root_device: String,
+}
+
+async fn resolve_image(
+    aws: &Aws,
+    settings: &Settings,
+    request: &LaunchRequest<'_>,
+) -> Result<Image, MecError> {
+    let instance_type = request.instance_type();
+    let types = aws
+        .ec2
+        .describe_instance_types()
+        .instance_types(instance_type.into())
+        .send()
+        .await;
+    let types = match types {
+        Ok(t) => t,
+        Err(e) => {
+            let err = MecError::from_sdk("DescribeInstanceTypes", e);
+            return Err(match &err {
+                MecError::AwsError { code, .. } if code.starts_with("InvalidInstanceType") => {
+                    unknown_type(request)
+                }
+                _ => err,
+            });
+        }
+    };
+    let info = types
+        .instance_types()
+        .first()
+        .ok_or_else(|| unknown_type(request))?;
+    let arm = info
+        .processor_info()
+        .map(|p| {
+            p.supported_architectures()
+                .contains(&ArchitectureType::Arm64)
+        })
+        .unwrap_or(false);
+
+    let id = match &settings.ami_override {
+        Some(id) => id.clone(),
+        None => {
+            let parameter = if arm {
+                &settings.ami_parameter_arm64
+            } else {
+                &settings.ami_parameter_x86_64
+            };
+            let out = aws
+                .ssm
+                .get_parameter()
+                .name(parameter)
+                .send()
+                .await
+                .map_err(|e| MecError::from_sdk("GetParameter", e))?;
+            out.parameter()
+                .and_then(|p| p.value())
+                .map(str::to_string)
+                .ok_or_else(|| {
+                    MecError::Configuration(format!("AMI parameter {parameter} has no value"))
+                })?
+        }
+    };
+    let images = aws
+        .ec2
+        .describe_images()
+        .image_ids(&id)
+        .send()
+        .await
+        .map_err(|e| MecError::from_sdk("DescribeImages", e))?;
+    let image = images.images().first().ok_or_else(|| {
+        MecError::Configuration(format!("AMI {id} does not exist in this region"))
+    })?;
+    Ok(Image {
+        root_device: image.root_device_name().unwrap_or("/dev/sda1").to_string(),
+        id,
+    })
+}
+
+fn unknown_type(request: &LaunchRequest<'_>) -> MecError {
+    MecError::invalid_spec(
+        request.instance_type_field(),
+        &format!(
+            "`{}` is not an EC2 instance type offered in this region",
+            request.instance_type()
+        ),
+    )
+}
+
+/// One RunInstances call for the nodes `indexes` (all or nothing: MinCount = MaxCount).
+async fn run_batch(
+    aws: &Aws,
+    request: &LaunchRequest<'_>,
+    image: &Image,
+    profile: &str,
+    indexes: &[u32],
+) -> Result<Vec<Instance>, MecError> {
+    let spec = request.spec;
+    let count = indexes.len() as i32;
+    let first = indexes.first().copied().unwrap_or(0);
+    let role = request.role;
+    let name = format!("{}-{}", spec.name, role.as_str());
+    let instance_tags = tags::resource_tags(&spec.name, role, &name, &spec.tags);
+    let volume_tags = tags::resource_tags(&spec.name, role, &format!("{name}-root"), &spec.tags);
+    let mut call = aws
+        .ec2
+        .run_instances()
+        .image_id(&image.id)
+        .instance_type(request.instance_type().into())
+        .min_count(count)
+        .max_count(count)
+        .subnet_id(&request.network.subnet_id)
+        .security_group_ids(&request.network.security_group_id)
+        .iam_instance_profile(
+            IamInstanceProfileSpecification::builder()
+                .name(profile)
+                .build(),
+        )
+        .metadata_options(
+            InstanceMetadataOptionsRequest::builder()
+                .http_tokens(HttpTokensState::Required)
+                .http_endpoint(InstanceMetadataEndpointState::Enabled)
+                .http_put_response_hop_limit(1)
+                .build(),
+        )
+        .block_device_mappings(
+            BlockDeviceMapping::builder()
+                .device_name(&image.root_device)
+                .ebs(
+                    EbsBlockDevice::builder()
+                        .volume_size(spec.root_volume_gib as i32)
+                        .volume_type(VolumeType::Gp3)
+                        .encrypted(true)
+                        .delete_on_termination(true)
+                        .build(),
+                )
+                .build(),
+        )
+        .tag_specifications(tags::specification(ResourceType::Instance, instance_tags))
+        .tag_specifications(tags::specification(ResourceType::Volume, volume_tags))
+        .client_token(naming::client_token(
+            &spec.name,
+            request.run_id,
+            role,
+            first * 1000 + indexes.len() as u32,
+        ));
+    if role == Role::Worker && spec.spot {
+        call = call.instance_market_options(
+            InstanceMarketOptionsRequest::builder()
+                .market_type(MarketType::Spot)
+                .spot_options(
+                    SpotMarketOptions::builder()
+                        .spot_instance_type(SpotInstanceType::OneTime)
+                        .instance_interruption_behavior(InstanceInterruptionBehavior::Terminate)
+                        .build(),
+                )
+                .build(),
+        );
+    }
+    let out = call
+        .send()
+        .await
+        .map_err(|e| MecError::from_sdk("RunInstances", e))?;
+    let mut instances = out.instances().to_vec();
+    // AMI launch index order = the order of `indexes`, so node numbers follow launch order.
+    instances.sort_by_key(|i| i.ami_launch_index().unwrap_or(0));
+    Ok(instances)
+}
+
+fn to_node(environment: &str, role: Role, entry: &IndexedInstance) -> Node {
+    Node {
+        instance_id: entry.instance.instance_id().unwrap_or_default().to_string(),
+        name: naming::node_name(environment, role, entry.index),
+        role,
+        index: entry.index,
+        private_ip: entry.instance.private_ip_address().map(str::to_string),
+        public_ip: entry.instance.public_ip_address().map(str::to_string),
+    }
+}
+
+/// True when the instance is running (not pending, stopping or gone).
+pub fn is_running(instance: &Instance) -> bool {
+    instance.state().and_then(|s| s.name()) == Some(&InstanceStateName::Running)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn indexed(index: u32) -> IndexedInstance {
+        IndexedInstance {
+            index,
+            instance: Instance::builder().build(),
+        }
+    }
+
+    #[test]
+    fn free_indexes_fill_the_gaps_first() {
+        let existing = [indexed(0), indexed(2), indexed(u32::MAX)];
+        assert_eq!(free_indexes(&existing, 5), vec![1, 3, 4]);
+        assert_eq!(free_indexes(&[], 3), vec![0, 1, 2]);
+        assert!(free_indexes(&[indexed(0)], 1).is_empty());
+    }
+}
+
+/// Input of the master and workers steps.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LaunchInput {
+    pub spec: EnvironmentSpec,
+    pub run_id: String,
+    pub network: Network,
+}
+
+/// Output of the master and workers steps: the nodes, by index.
+#[derive(
+    Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
+pub struct LaunchOutput {
+    pub nodes: Vec<Node>,
+}
+
+/// The whole master or workers step: parse, validate, launch what is missing.
+pub async fn handle_launch(
+    aws: &Aws,
+    settings: &Settings,
+    role: Role,
+    event: serde_json::Value,
+) -> Result<LaunchOutput, MecError> {
+    let input: LaunchInput = crate::input::parse_value(event, "input", MecError::invalid_input)?;
+    input.spec.validate()?;
+    crate::model::validate_run_id(&input.run_id)?;
+    let step = match role {
+        Role::Master => "master",
+        _ => "workers",
+    };
+    let span = tracing::info_span!("step", environment = %input.spec.name, step);
+    let request = LaunchRequest {
+        spec: &input.spec,
+        run_id: &input.run_id,
+        network: &input.network,
+        role,
+    };
+    let nodes =
+        tracing::Instrument::instrument(ensure_nodes(aws, settings, &request), span).await?;
+    Ok(LaunchOutput { nodes })
+}

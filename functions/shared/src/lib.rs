@@ -1,0 +1,22 @@
+//! What every mec Lambda shares: the spec and record contracts, one error type with stable
+//! names, tags and names, and the AWS helpers that more than one step needs.
+
+pub mod aws;
+pub mod cidr;
+pub mod commands;
+pub mod error;
+pub mod input;
+pub mod inventory;
+pub mod lambda;
+pub mod launch;
+pub mod model;
+pub mod naming;
+pub mod record;
+pub mod settings;
+pub mod spec;
+pub mod tags;
+
+pub use aws::Aws;
+pub use error::MecError;
+pub use settings::Settings;
+pub use spec::EnvironmentSpec;

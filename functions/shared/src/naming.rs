@@ -1,0 +1,66 @@
+//! Names derived from the environment: node names, parameter paths, idempotency tokens.
+
+use crate::tags::Role;
+
+/// A node's name: its EC2 Name tag, its hostname and its Kubernetes node name.
+/// Lowercase and unique within the environment, as MicroK8s joins require.
+pub fn node_name(environment: &str, role: Role, index: u32) -> String {
+    format!("{environment}-{}-{index}", role.as_str())
+}
+
+/// Prefix of every SSM parameter an environment owns.
+pub fn parameter_prefix(environment: &str) -> String {
+    format!("/mec/{environment}/")
+}
+
+pub fn join_token_parameter(environment: &str) -> String {
+    format!("{}join-token", parameter_prefix(environment))
+}
+
+pub fn kubeconfig_parameter(environment: &str) -> String {
+    format!("{}kubeconfig", parameter_prefix(environment))
+}
+
+/// A RunInstances ClientToken: the same for a retry of the same launch within one run, different
+/// for a new run of the same environment (EC2 keeps tokens of terminated instances for a while).
+/// At most 64 ASCII characters, as EC2 requires.
+pub fn client_token(environment: &str, run_id: &str, role: Role, batch: u32) -> String {
+    let digest = fnv1a64(format!("{environment}\n{run_id}\n{}\n{batch}", role.as_str()).as_bytes());
+    format!("mec-{environment}-{}-{batch}-{digest:016x}", role.as_str())
+}
+
+/// FNV-1a: a stable, dependency-free hash (std's hasher may change between Rust releases).
+fn fnv1a64(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
+        (hash ^ u64::from(*byte)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn node_names_are_lowercase_and_distinct() {
+        assert_eq!(node_name("lab-1", Role::Master, 0), "lab-1-master-0");
+        assert_eq!(node_name("lab-1", Role::Worker, 12), "lab-1-worker-12");
+    }
+
+    #[test]
+    fn parameter_paths() {
+        assert_eq!(join_token_parameter("lab-1"), "/mec/lab-1/join-token");
+        assert_eq!(kubeconfig_parameter("lab-1"), "/mec/lab-1/kubeconfig");
+        assert!(join_token_parameter("lab-1").starts_with(&parameter_prefix("lab-1")));
+    }
+
+    #[test]
+    fn client_tokens_are_deterministic_per_run_and_short() {
+        let a = client_token("lab-1", "run-a", Role::Worker, 0);
+        assert_eq!(a, client_token("lab-1", "run-a", Role::Worker, 0));
+        assert_ne!(a, client_token("lab-1", "run-b", Role::Worker, 0));
+        assert_ne!(a, client_token("lab-1", "run-a", Role::Worker, 1));
+        assert_ne!(a, client_token("lab-1", "run-a", Role::Master, 0));
+        let longest = client_token(&"a".repeat(32), &"r".repeat(80), Role::Worker, 99);
+        assert!(longest.len() <= 64, "{} chars", longest.len());
+    }
+}

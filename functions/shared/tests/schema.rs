@@ -1,0 +1,30 @@
+//! The committed JSON Schema of the spec must match the Rust types.
+//! Regenerate with `MEC_UPDATE_SCHEMA=1 cargo test -p mec-shared --test schema` (or `make schema`).
+
+// Helpers outside #[test] functions may unwrap too: a panic in a test is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::path::PathBuf;
+
+#[test]
+fn committed_spec_schema_is_up_to_date() {
+    let path =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("schema/environment-spec.schema.json");
+    let generated = serde_json::to_string_pretty(&mec_shared::spec::json_schema()).unwrap() + "\n";
+    if std::env::var_os("MEC_UPDATE_SCHEMA").is_some() {
+        std::fs::write(&path, &generated).unwrap();
+    }
+    let committed = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        committed == generated,
+        "{} is stale: run `make schema` and commit the result",
+        path.display()
+    );
+}
+
+#[test]
+fn schema_requires_only_the_name_and_forbids_unknown_fields() {
+    let schema = mec_shared::spec::json_schema();
+    assert_eq!(schema["required"], serde_json::json!(["name"]));
+    assert_eq!(schema["additionalProperties"], serde_json::json!(false));
+}

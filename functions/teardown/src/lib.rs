@@ -1,0 +1,237 @@
+//! The teardown step: deletes everything tagged for an environment, in dependency order.
+//!
+//! One invocation does what it can and reports `complete: false` while instances are still
+//! terminating (the state machine waits and calls again). It works on a half-created
+//! environment and on one that is already gone: what is not there is simply not deleted.
+
+use aws_sdk_ec2::types::Filter;
+use mec_shared::inventory::{self, Resource, ResourceKind};
+use mec_shared::spec::validate_name;
+use mec_shared::{Aws, MecError};
+use serde::{Deserialize, Serialize};
+use tracing::{info, Instrument};
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TeardownInput {
+    /// The environment's name.
+    pub name: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TeardownOutput {
+    pub name: String,
+    /// Nothing tagged for the environment is left.
+    pub complete: bool,
+    /// What this invocation deleted (instances: asked to terminate).
+    pub removed: Vec<Resource>,
+    /// What still exists (e.g. instances shutting down).
+    pub remaining: Vec<Resource>,
+}
+
+pub async fn handle(aws: &Aws, event: serde_json::Value) -> Result<TeardownOutput, MecError> {
+    let input: TeardownInput =
+        mec_shared::input::parse_value(event, "input", MecError::invalid_input)?;
+    validate_name(&input.name).map_err(|_| {
+        MecError::invalid_input(
+            "name",
+            "must be an environment name (3–32 lowercase letters, digits, hyphens)",
+        )
+    })?;
+    let span = tracing::info_span!("step", environment = %input.name, step = "teardown");
+    teardown(aws, &input.name).instrument(span).await
+}
+
+pub async fn teardown(aws: &Aws, environment: &str) -> Result<TeardownOutput, MecError> {
+    let found = inventory::list(aws, environment).await?;
+    let mut removed = Vec::new();
+    let of = |kind: ResourceKind| {
+        found
+            .iter()
+            .filter(move |r| r.kind == kind)
+            .map(|r| r.id.clone())
+    };
+
+    // Instances first: everything else in the VPC waits for them to be gone.
+    let instances: Vec<String> = of(ResourceKind::Instance).collect();
+    if !instances.is_empty() {
+        let out = aws
+            .ec2
+            .terminate_instances()
+            .set_instance_ids(Some(instances.clone()))
+            .send()
+            .await;
+        match out.map_err(|e| MecError::from_sdk("TerminateInstances", e)) {
+            Ok(_) => {}
+            Err(e) if is_not_found(&e) => {}
+            Err(e) => return Err(e),
+        }
+        let remaining = inventory::list(aws, environment).await?;
+        let still_running: Vec<Resource> = remaining
+            .iter()
+            .filter(|r| r.kind == ResourceKind::Instance)
+            .cloned()
+            .collect();
+        removed.extend(
+            instances
+                .iter()
+                .filter(|id| !still_running.iter().any(|r| &r.id == *id))
+                .map(|id| Resource::new(ResourceKind::Instance, id)),
+        );
+        if !still_running.is_empty() {
+            info!(
+                terminating = still_running.len(),
+                "waiting for instances to terminate"
+            );
+            return Ok(TeardownOutput {
+                name: environment.to_string(),
+                complete: false,
+                removed,
+                remaining,
+            });
+        }
+    }
+
+    let mut in_use = Vec::new();
+    for resource in found.iter().filter(|r| r.kind != ResourceKind::Instance) {
+        match delete(aws, resource).await {
+            Ok(()) => removed.push(resource.clone()),
+            Err(e) if is_not_found(&e) => {}
+            // Something (an ENI still detaching, a volume still attached) holds it: next call.
+            Err(MecError::ResourceInUse(reason)) => {
+                info!(kind = ?resource.kind, id = resource.id, reason, "still in use");
+                in_use.push(resource.clone());
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    let remaining = if in_use.is_empty() {
+        inventory::list(aws, environment).await?
+    } else {
+        in_use
+    };
+    info!(
+        removed = removed.len(),
+        remaining = remaining.len(),
+        "teardown pass done"
+    );
+    Ok(TeardownOutput {
+        name: environment.to_string(),
+        complete: remaining.is_empty(),
+        removed,
+        remaining,
+    })
+}
+
+fn is_not_found(err: &MecError) -> bool {
+    matches!(err, MecError::AwsError { code, .. } if code.contains("NotFound") || code == "ParameterNotFound")
+}
+
+/// Deletes one resource; for the ones with attachments, detaches them first.
+async fn delete(aws: &Aws, resource: &Resource) -> Result<(), MecError> {
+    let ec2 = &aws.ec2;
+    let id = resource.id.as_str();
+    match resource.kind {
+        ResourceKind::Instance => Ok(()),
+        ResourceKind::Volume => {
+            ec2.delete_volume()
+                .volume_id(id)
+                .send()
+                .await
+                .map_err(|e| MecError::from_sdk("DeleteVolume", e))?;
+            Ok(())
+        }
+        ResourceKind::SecurityGroup => {
+            ec2.delete_security_group()
+                .group_id(id)
+                .send()
+                .await
+                .map_err(|e| MecError::from_sdk("DeleteSecurityGroup", e))?;
+            Ok(())
+        }
+        ResourceKind::RouteTable => {
+            let tables = ec2
+                .describe_route_tables()
+                .route_table_ids(id)
+                .send()
+                .await
+                .map_err(|e| MecError::from_sdk("DescribeRouteTables", e))?;
+            for association in tables.route_tables().iter().flat_map(|t| t.associations()) {
+                if association.main() == Some(true) {
+                    continue;
+                }
+                if let Some(association_id) = association.route_table_association_id() {
+                    ec2.disassociate_route_table()
+                        .association_id(association_id)
+                        .send()
+                        .await
+                        .map_err(|e| MecError::from_sdk("DisassociateRouteTable", e))?;
+                }
+            }
+            ec2.delete_route_table()
+                .route_table_id(id)
+                .send()
+                .await
+                .map_err(|e| MecError::from_sdk("DeleteRouteTable", e))?;
+            Ok(())
+        }
+        ResourceKind::InternetGateway => {
+            let gateways = ec2
+                .describe_internet_gateways()
+                .filters(
+                    Filter::builder()
+                        .name("internet-gateway-id")
+                        .values(id)
+                        .build(),
+                )
+                .send()
+                .await
+                .map_err(|e| MecError::from_sdk("DescribeInternetGateways", e))?;
+            for attachment in gateways
+                .internet_gateways()
+                .iter()
+                .flat_map(|g| g.attachments())
+            {
+                if let Some(vpc_id) = attachment.vpc_id() {
+                    ec2.detach_internet_gateway()
+                        .internet_gateway_id(id)
+                        .vpc_id(vpc_id)
+                        .send()
+                        .await
+                        .map_err(|e| MecError::from_sdk("DetachInternetGateway", e))?;
+                }
+            }
+            ec2.delete_internet_gateway()
+                .internet_gateway_id(id)
+                .send()
+                .await
+                .map_err(|e| MecError::from_sdk("DeleteInternetGateway", e))?;
+            Ok(())
+        }
+        ResourceKind::Subnet => {
+            ec2.delete_subnet()
+                .subnet_id(id)
+                .send()
+                .await
+                .map_err(|e| MecError::from_sdk("DeleteSubnet", e))?;
+            Ok(())
+        }
+        ResourceKind::Vpc => {
+            ec2.delete_vpc()
+                .vpc_id(id)
+                .send()
+                .await
+                .map_err(|e| MecError::from_sdk("DeleteVpc", e))?;
+            Ok(())
+        }
+        ResourceKind::Parameter => {
+            aws.ssm
+                .delete_parameter()
+                .name(id)
+                .send()
+                .await
+                .map_err(|e| MecError::from_sdk("DeleteParameter", e))?;
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,10 @@
+//! Lambda entry point of the teardown step.
+
+use mec_shared::{lambda, Aws};
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    lambda::init_logging();
+    let aws = Aws::from_env().await;
+    lambda::serve(|event| mec_teardown::handle(&aws, event)).await
+}

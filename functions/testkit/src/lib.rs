@@ -1,0 +1,256 @@
+//! Test support for the Lambdas' integration tests: a real moto server on a free loopback port
+//! (one per test, killed on drop), AWS clients pointed at it, and the fixtures a launch needs.
+//!
+//! The server comes from the project's virtualenv (`.venv/bin/moto_server`, made by
+//! `make venv`) or from `MEC_MOTO_SERVER`. A missing server fails the test: it is never skipped.
+
+#![allow(clippy::expect_used, clippy::panic)]
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use mec_shared::model::Network;
+use mec_shared::{Aws, EnvironmentSpec, Settings};
+
+pub const INSTANCE_PROFILE: &str = "mec-node";
+
+pub struct Moto {
+    child: Child,
+    pub endpoint: String,
+    port: u16,
+}
+
+impl Moto {
+    /// Starts a fresh moto server and waits until it answers.
+    pub fn start() -> Self {
+        let binary = std::env::var("MEC_MOTO_SERVER")
+            .map(PathBuf::from)
+            .unwrap_or_else(|_| {
+                PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../.venv/bin/moto_server")
+            });
+        assert!(
+            binary.exists(),
+            "moto_server not found at {} — run `make venv` (or set MEC_MOTO_SERVER)",
+            binary.display()
+        );
+        let port = free_port();
+        let child = Command::new(&binary)
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {}: {e}", binary.display()));
+        let moto = Self {
+            child,
+            endpoint: format!("http://127.0.0.1:{port}"),
+            port,
+        };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while moto.get("/moto-api/data.json").is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "moto_server did not answer within 30 s"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        moto
+    }
+
+    /// SDK configuration for this server: fixed region and dummy credentials.
+    pub fn sdk_config(&self) -> SdkConfig {
+        SdkConfig::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new("us-east-1"))
+            .endpoint_url(&self.endpoint)
+            .credentials_provider(aws_sdk_ec2::config::SharedCredentialsProvider::new(
+                aws_sdk_ec2::config::Credentials::new(
+                    "testing",
+                    "testing",
+                    None,
+                    None,
+                    "mec-testkit",
+                ),
+            ))
+            .build()
+    }
+
+    pub fn aws(&self) -> Aws {
+        Aws::from_config(&self.sdk_config())
+    }
+
+    /// Creates the node instance profile (moto checks that RunInstances names an existing one).
+    /// Through IAM's query API by hand: the tests need no IAM SDK crate for one call.
+    pub fn create_instance_profile(&self, name: &str) {
+        let body =
+            format!("Action=CreateInstanceProfile&InstanceProfileName={name}&Version=2010-05-08");
+        let response = self
+            .post(
+                "/",
+                &body,
+                "AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/iam/aws4_request, SignedHeaders=host, Signature=x",
+            )
+            .expect("CreateInstanceProfile");
+        assert!(
+            response.contains("CreateInstanceProfileResponse"),
+            "{response}"
+        );
+    }
+
+    fn get(&self, path: &str) -> std::io::Result<String> {
+        self.request(&format!(
+            "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+        ))
+    }
+
+    fn post(&self, path: &str, body: &str, authorization: &str) -> std::io::Result<String> {
+        self.request(&format!(
+            "POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Type: application/x-www-form-urlencoded\r\nAuthorization: {authorization}\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        ))
+    }
+
+    fn request(&self, raw: &str) -> std::io::Result<String> {
+        let mut stream = TcpStream::connect(("127.0.0.1", self.port))?;
+        stream.set_read_timeout(Some(Duration::from_secs(10)))?;
+        stream.write_all(raw.as_bytes())?;
+        let mut response = String::new();
+        stream.read_to_string(&mut response)?;
+        if response.starts_with("HTTP/1.1 200") || response.starts_with("HTTP/1.0 200") {
+            Ok(response)
+        } else {
+            Err(std::io::Error::other(response))
+        }
+    }
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free loopback port")
+}
+
+/// A valid spec for `name` with `workers` workers and everything else default.
+pub fn spec(name: &str, workers: u32) -> EnvironmentSpec {
+    EnvironmentSpec::from_value(serde_json::json!({
+        "name": name,
+        "workers": workers,
+        "api_allowed_cidrs": ["203.0.113.0/24"],
+        "tags": {"team": "edge"}
+    }))
+    .expect("valid spec")
+}
+
+/// Settings for the emulator: one of moto's AMIs instead of Canonical's parameter (which an
+/// emulator cannot have), and the test instance profile.
+pub async fn settings(aws: &Aws) -> Settings {
+    let images = aws
+        .ec2
+        .describe_images()
+        .send()
+        .await
+        .expect("DescribeImages");
+    let image = images
+        .images()
+        .iter()
+        .find(|i| i.root_device_name() == Some("/dev/sda1"))
+        .and_then(|i| i.image_id())
+        .expect("moto has an AMI")
+        .to_string();
+    Settings {
+        node_instance_profile: Some(INSTANCE_PROFILE.into()),
+        ami_override: Some(image),
+        ..Settings::default()
+    }
+}
+
+/// The step input every launch step takes.
+pub fn launch_input(spec: &EnvironmentSpec, run_id: &str, network: &Network) -> serde_json::Value {
+    serde_json::json!({"spec": spec, "run_id": run_id, "network": network})
+}
+
+/// Clients pointed at a loopback port where nothing listens, without retries: a test that gets
+/// a validation error from them proves no AWS call was made before the check.
+pub fn unreachable_aws() -> Aws {
+    let port = free_port();
+    let config = SdkConfig::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .endpoint_url(format!("http://127.0.0.1:{port}"))
+        .retry_config(aws_config::retry::RetryConfig::disabled())
+        .credentials_provider(aws_sdk_ec2::config::SharedCredentialsProvider::new(
+            aws_sdk_ec2::config::Credentials::new("testing", "testing", None, None, "mec-testkit"),
+        ))
+        .build();
+    Aws::from_config(&config)
+}
+
+/// SDK mocks (aws-smithy-mocks) for what no emulator can do: SSM Run Command results, failures
+/// on chosen nodes, throttling. Errors are raw HTTP answers, so the SDK's real error parsing runs.
+pub mod mocks {
+    use std::time::Duration;
+
+    use aws_sdk_ec2::types::{Instance, InstanceState, InstanceStateName};
+    use aws_smithy_mocks::{mock_client, Rule, RuleMode};
+    use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
+    use aws_smithy_runtime_api::http::StatusCode;
+    use aws_smithy_types::body::SdkBody;
+    use mec_shared::model::Node;
+    use mec_shared::tags::Role;
+    use mec_shared::Aws;
+
+    /// Clients answering from `ec2` and `ssm` rules; the SDK retries 3 times with tiny backoff.
+    pub fn aws(ec2: &[&Rule], ssm: &[&Rule]) -> Aws {
+        let retry = aws_sdk_ec2::config::retry::RetryConfig::standard()
+            .with_max_attempts(3)
+            .with_initial_backoff(Duration::from_millis(1));
+        let ssm_retry = retry.clone();
+        Aws {
+            ec2: mock_client!(aws_sdk_ec2, RuleMode::MatchAny, ec2.iter().copied(), |c| c
+                .retry_config(retry.clone())),
+            ssm: mock_client!(aws_sdk_ssm, RuleMode::MatchAny, ssm.iter().copied(), |c| c
+                .retry_config(ssm_retry.clone())),
+        }
+    }
+
+    /// A JSON-protocol error answer (SSM), e.g. `("ThrottlingException", "Rate exceeded")`.
+    pub fn json_error(status: u16, error_type: &str, message: &str) -> HttpResponse {
+        let body = format!(r#"{{"__type":"{error_type}","message":"{message}"}}"#);
+        HttpResponse::new(
+            StatusCode::try_from(status).expect("status"),
+            SdkBody::from(body),
+        )
+    }
+
+    pub fn node(role: Role, index: u32) -> Node {
+        let base = if role == Role::Master { 10 } else { 100 };
+        Node {
+            instance_id: format!("i-{:017x}", base + index),
+            name: mec_shared::naming::node_name("mock-env", role, index),
+            role,
+            index,
+            private_ip: Some(format!("10.42.0.{}", base + index)),
+            public_ip: None,
+        }
+    }
+
+    pub fn instance(node: &Node, state: InstanceStateName) -> Instance {
+        Instance::builder()
+            .instance_id(&node.instance_id)
+            .state(InstanceState::builder().name(state).build())
+            .set_private_ip_address(node.private_ip.clone())
+            .public_ip_address(format!("198.51.100.{}", node.index + 1))
+            .build()
+    }
+}

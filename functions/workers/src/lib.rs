@@ -1,0 +1,15 @@
+//! The workers step: launches the environment's workers in batches (spot when the spec asks),
+//! finding by tag what an earlier attempt launched. The launch logic is shared with the
+//! master step (`mec_shared::launch`).
+
+use mec_shared::launch::{handle_launch, LaunchOutput};
+use mec_shared::tags::Role;
+use mec_shared::{Aws, MecError, Settings};
+
+pub async fn handle(
+    aws: &Aws,
+    settings: &Settings,
+    event: serde_json::Value,
+) -> Result<LaunchOutput, MecError> {
+    handle_launch(aws, settings, Role::Worker, event).await
+}
