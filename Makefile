@@ -10,8 +10,17 @@ export CARGO_TARGET_DIR ?= $(HOME)/.cache/mec/target
 
 VENV := .venv
 PYTHON := $(VENV)/bin/python
+CHECKOV := .venv-checkov/bin/checkov
 
-.PHONY: help test demo venv tools fmt lint clippy unit documents schema release sizes
+# Terraform installs the AWS provider from the machine's mirror (/opt/tf-plugins) when there is one.
+TF_RC := $(shell local/terraformrc.sh $(CURDIR)/.build/terraformrc)
+ifneq ($(TF_RC),)
+export TF_CLI_CONFIG_FILE := $(TF_RC)
+endif
+TF_ROOTS := infra/modules/pipeline infra/examples/aws infra/local
+
+.PHONY: help test demo venv tools fmt lint clippy unit documents iam schema release sizes \
+	infra terraform-check terraform-test checkov local-lambdas local-tests lambdas
 
 help:
 	@echo "make test     all checks and tests (installs moto into .venv and shellcheck)"
@@ -19,8 +28,9 @@ help:
 	@echo "make schema   regenerate the spec's JSON Schema"
 	@echo "make sizes    release-build the Lambdas and print their sizes"
 
-## The test command: formatting, lints, SSM document checks, unit and emulator tests.
-test: venv tools fmt clippy documents unit
+## The test command: formatting, lints, SSM document and IAM checks, unit and emulator tests,
+## then the Terraform module: validate, plan tests, checkov, and a real apply into the emulator.
+test: venv tools fmt clippy documents iam unit infra
 
 demo:
 	@echo "make demo is not there yet: it arrives with the local AWS world (issue #4)."
@@ -49,8 +59,50 @@ clippy:
 documents: venv tools
 	$(PYTHON) tests/lint/check_ssm_documents.py
 
+iam:
+	python3 tests/lint/check_iam_actions.py
+
 unit: venv
 	MEC_MOTO_SERVER=$(CURDIR)/$(VENV)/bin/moto_server cargo test --workspace
+
+## Terraform: fmt and validate on every root, plan-mode tests, checkov, apply/plan/destroy locally.
+infra: terraform-check terraform-test checkov local-tests
+
+terraform-check:
+	terraform fmt -check -recursive infra
+	@for root in $(TF_ROOTS); do \
+		echo "terraform validate $$root"; \
+		TF_DATA_DIR=$(CURDIR)/.build/tf/$$root terraform -chdir=$$root init -input=false -backend=false -no-color >/dev/null && \
+		TF_DATA_DIR=$(CURDIR)/.build/tf/$$root terraform -chdir=$$root validate -no-color || exit 1; done
+
+terraform-test:
+	TF_DATA_DIR=$(CURDIR)/.build/tf/infra/modules/pipeline terraform -chdir=infra/modules/pipeline test -no-color
+
+$(CHECKOV): infra/requirements-checkov.txt
+	python3 -m venv .venv-checkov
+	.venv-checkov/bin/pip install --quiet --disable-pip-version-check -r infra/requirements-checkov.txt
+	touch $@
+
+# Zero failed checks; every skip is inline in the Terraform with its reason.
+checkov: $(CHECKOV)
+	$(CHECKOV) -d infra --framework terraform --quiet --compact --skip-download
+
+## The host-architecture binaries (built by `cargo test`), zipped for the local world.
+local-lambdas:
+	python3 local/package_lambdas.py $(CARGO_TARGET_DIR)/debug .build/lambdas/local
+
+node_modules/.installed: package-lock.json
+	npm ci --no-audit --no-fund --silent
+	touch $@
+
+local-tests: venv local-lambdas node_modules/.installed
+	$(PYTHON) -m pytest -q local/tests
+
+## The arm64 zips for AWS (not needed by the tests): cargo-lambda and zig come from PyPI.
+lambdas: venv
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check cargo-lambda ziglang
+	rustup target add aarch64-unknown-linux-gnu
+	PATH=$(CURDIR)/$(VENV)/bin:$$PATH cargo lambda build --release --arm64 --output-format zip --lambda-dir .build/lambdas/arm64
 
 schema:
 	MEC_UPDATE_SCHEMA=1 cargo test -p mec-shared --test schema

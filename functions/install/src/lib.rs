@@ -8,8 +8,11 @@
 
 use std::collections::BTreeMap;
 
-use mec_shared::commands::{self, CommandProgress, CommandRef, CommandRequest};
-use mec_shared::launch::is_running;
+use aws_sdk_ec2::types::{Instance, InstanceStateName};
+use aws_sdk_ssm::types::InstanceInformationStringFilter;
+use mec_shared::commands::{
+    self, CommandProgress, CommandRef, CommandRequest, MAX_TARGETS_PER_COMMAND,
+};
 use mec_shared::model::{validate_nodes, Node};
 use mec_shared::{Aws, EnvironmentSpec, MecError, Settings};
 use serde::{Deserialize, Serialize};
@@ -182,7 +185,7 @@ pub async fn check_nodes(
         .filter_map(|i| i.instance_id())
         .collect();
     let owned: Vec<Node> = all.iter().map(|n| (*n).clone()).collect();
-    let online = commands::online_instances(aws, &owned).await?;
+    let online = online_instances(aws, &owned).await?;
     let refresh = |nodes: &[Node]| -> Vec<Node> {
         nodes
             .iter()
@@ -266,4 +269,38 @@ async fn start(
         "install sent"
     );
     Ok(InstallStarted { commands: sent })
+}
+
+/// True when the instance is running (not pending, stopping or gone).
+fn is_running(instance: &Instance) -> bool {
+    instance.state().and_then(|s| s.name()) == Some(&InstanceStateName::Running)
+}
+
+/// Instance ids, among `nodes`, whose SSM agent reports `Online` (one call per 50 nodes).
+async fn online_instances(aws: &Aws, nodes: &[Node]) -> Result<Vec<String>, MecError> {
+    let mut online = Vec::new();
+    for chunk in nodes.chunks(MAX_TARGETS_PER_COMMAND) {
+        let filter = InstanceInformationStringFilter::builder()
+            .key("InstanceIds")
+            .set_values(Some(chunk.iter().map(|n| n.instance_id.clone()).collect()))
+            .build()
+            .map_err(|e| MecError::Configuration(e.to_string()))?;
+        let mut pages = aws
+            .ssm
+            .describe_instance_information()
+            .filters(filter)
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| MecError::from_sdk("DescribeInstanceInformation", e))?;
+            for info in page.instance_information_list() {
+                if info.ping_status().map(|s| s.as_str()) == Some("Online") {
+                    if let Some(id) = info.instance_id() {
+                        online.push(id.to_string());
+                    }
+                }
+            }
+        }
+    }
+    Ok(online)
 }

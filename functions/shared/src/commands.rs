@@ -3,9 +3,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use aws_sdk_ssm::types::{
-    CloudWatchOutputConfig, CommandInvocationStatus, InstanceInformationStringFilter,
-};
+use aws_sdk_ssm::types::{CloudWatchOutputConfig, CommandInvocationStatus};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -186,35 +184,6 @@ fn is_failure(status: &CommandInvocationStatus) -> bool {
             | CommandInvocationStatus::Cancelled
             | CommandInvocationStatus::Cancelling
     )
-}
-
-/// Instance ids, among `nodes`, whose SSM agent reports `Online`.
-pub async fn online_instances(aws: &Aws, nodes: &[Node]) -> Result<Vec<String>, MecError> {
-    let mut online = Vec::new();
-    for chunk in nodes.chunks(MAX_TARGETS_PER_COMMAND) {
-        let filter = InstanceInformationStringFilter::builder()
-            .key("InstanceIds")
-            .set_values(Some(chunk.iter().map(|n| n.instance_id.clone()).collect()))
-            .build()
-            .map_err(|e| MecError::Configuration(e.to_string()))?;
-        let mut pages = aws
-            .ssm
-            .describe_instance_information()
-            .filters(filter)
-            .into_paginator()
-            .send();
-        while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| MecError::from_sdk("DescribeInstanceInformation", e))?;
-            for info in page.instance_information_list() {
-                if info.ping_status().map(|s| s.as_str()) == Some("Online") {
-                    if let Some(id) = info.instance_id() {
-                        online.push(id.to_string());
-                    }
-                }
-            }
-        }
-    }
-    Ok(online)
 }
 
 fn truncate(text: &str, max_chars: usize) -> String {

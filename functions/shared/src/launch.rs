@@ -8,7 +8,7 @@ use aws_sdk_ec2::types::{
     ArchitectureType, BlockDeviceMapping, EbsBlockDevice, Filter, HttpTokensState,
     IamInstanceProfileSpecification, Instance, InstanceInterruptionBehavior,
     InstanceMarketOptionsRequest, InstanceMetadataEndpointState, InstanceMetadataOptionsRequest,
-    InstanceStateName, MarketType, ResourceType, SpotInstanceType, SpotMarketOptions, VolumeType,
+    MarketType, ResourceType, SpotInstanceType, SpotMarketOptions, VolumeType,
 };
 use tracing::info;
 
@@ -383,11 +383,6 @@ fn to_node(environment: &str, role: Role, entry: &IndexedInstance) -> Node {
         private_ip: entry.instance.private_ip_address().map(str::to_string),
         public_ip: entry.instance.public_ip_address().map(str::to_string),
     }
-}
-
-/// True when the instance is running (not pending, stopping or gone).
-pub fn is_running(instance: &Instance) -> bool {
-    instance.state().and_then(|s| s.name()) == Some(&InstanceStateName::Running)
 }
 
 #[cfg(test)]

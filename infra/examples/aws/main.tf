@@ -1,0 +1,17 @@
+# The mec pipeline in a real AWS account: `make lambdas`, then `terraform init && terraform apply`.
+
+provider "aws" {
+  region = var.region
+
+  default_tags {
+    tags = { "mec:deployment" = "example" }
+  }
+}
+
+module "mec" {
+  source = "../../modules/pipeline"
+
+  lambda_dir             = var.lambda_dir
+  lambda_architecture    = "arm64"
+  scheduled_environments = var.scheduled_environments
+}

@@ -1,0 +1,19 @@
+output "provision_state_machine_arn" {
+  description = "Start an execution with an environment spec, e.g. {\"name\": \"lab-1\"}."
+  value       = module.mec.provision_state_machine_arn
+}
+
+output "teardown_state_machine_arn" {
+  description = "Start an execution with {\"name\": \"lab-1\"} to delete an environment."
+  value       = module.mec.teardown_state_machine_arn
+}
+
+output "function_names" {
+  description = "The step functions."
+  value       = module.mec.function_names
+}
+
+output "node_role_arn" {
+  description = "Role of the cluster nodes."
+  value       = module.mec.node_role_arn
+}

@@ -1,0 +1,44 @@
+# The same pipeline module, deployed into the local AWS world: every service points at the
+# emulator on loopback, with dummy credentials and no account lookups.
+
+provider "aws" {
+  region                      = "us-east-1"
+  access_key                  = "testing"
+  secret_key                  = "testing"
+  skip_credentials_validation = true
+  skip_metadata_api_check     = true
+  skip_requesting_account_id  = true
+
+  endpoints {
+    iam       = var.endpoint
+    kms       = var.endpoint
+    lambda    = var.endpoint
+    logs      = var.endpoint
+    scheduler = var.endpoint
+    sfn       = var.endpoint
+    ssm       = var.endpoint
+    sts       = var.endpoint
+    ec2       = var.endpoint
+  }
+}
+
+module "mec" {
+  source = "../modules/pipeline"
+
+  lambda_dir          = var.lambda_dir
+  lambda_architecture = var.lambda_architecture
+  ami_id              = var.ami_id
+
+  # Seconds in the local world, where nodes boot at once.
+  node_poll_seconds      = 1
+  command_poll_seconds   = 1
+  retry_interval_seconds = 1
+
+  scheduled_environments = {
+    lab-local = {
+      spec         = { name = "lab-local", workers = 1 }
+      create_cron  = "cron(0 8 ? * MON-FRI *)"
+      destroy_cron = "cron(0 20 ? * MON-FRI *)"
+    }
+  }
+}

@@ -1,0 +1,82 @@
+# Environments created and destroyed on a schedule (e.g. a lab every weekday 08:00-20:00).
+
+data "aws_iam_policy_document" "scheduler_assume" {
+  statement {
+    actions = ["sts:AssumeRole"]
+    principals {
+      type        = "Service"
+      identifiers = ["scheduler.amazonaws.com"]
+    }
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [local.account]
+    }
+  }
+}
+
+data "aws_iam_policy_document" "scheduler" {
+  statement {
+    sid       = "StartPipelines"
+    actions   = ["states:StartExecution"]
+    resources = [for m in aws_sfn_state_machine.pipeline : m.arn]
+  }
+}
+
+resource "aws_iam_role" "scheduler" {
+  name               = "${var.name_prefix}-scheduler"
+  description        = "Lets EventBridge Scheduler start mec's state machines"
+  assume_role_policy = data.aws_iam_policy_document.scheduler_assume.json
+  tags               = local.tags
+}
+
+resource "aws_iam_role_policy" "scheduler" {
+  name   = "start-pipelines"
+  role   = aws_iam_role.scheduler.id
+  policy = data.aws_iam_policy_document.scheduler.json
+}
+
+resource "aws_scheduler_schedule_group" "mec" {
+  name = var.name_prefix
+  tags = local.tags
+}
+
+resource "aws_scheduler_schedule" "create" {
+  # checkov:skip=CKV_AWS_297:The schedule's input is an environment spec or name, never a secret; AWS-owned encryption suffices.
+  for_each = var.scheduled_environments
+
+  name                         = "${each.key}-create"
+  group_name                   = aws_scheduler_schedule_group.mec.name
+  schedule_expression          = each.value.create_cron
+  schedule_expression_timezone = each.value.timezone
+
+  flexible_time_window {
+    mode = "OFF"
+  }
+
+  target {
+    arn      = aws_sfn_state_machine.pipeline["provision"].arn
+    role_arn = aws_iam_role.scheduler.arn
+    input    = jsonencode(each.value.spec)
+  }
+}
+
+resource "aws_scheduler_schedule" "destroy" {
+  # checkov:skip=CKV_AWS_297:The schedule's input is an environment spec or name, never a secret; AWS-owned encryption suffices.
+  for_each = var.scheduled_environments
+
+  name                         = "${each.key}-destroy"
+  group_name                   = aws_scheduler_schedule_group.mec.name
+  schedule_expression          = each.value.destroy_cron
+  schedule_expression_timezone = each.value.timezone
+
+  flexible_time_window {
+    mode = "OFF"
+  }
+
+  target {
+    arn      = aws_sfn_state_machine.pipeline["teardown"].arn
+    role_arn = aws_iam_role.scheduler.arn
+    input    = jsonencode({ name = each.key })
+  }
+}

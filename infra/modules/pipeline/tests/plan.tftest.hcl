@@ -1,0 +1,227 @@
+# Plan-mode tests of the pipeline module with a mocked AWS provider: no endpoint, no account.
+
+mock_provider "aws" {
+  override_during = plan
+
+  mock_data "aws_caller_identity" {
+    defaults = { account_id = "123456789012" }
+  }
+  mock_data "aws_region" {
+    defaults = { name = "eu-west-1" }
+  }
+  mock_data "aws_partition" {
+    defaults = { partition = "aws" }
+  }
+  mock_data "aws_iam_policy_document" {
+    defaults = { json = "{\"Version\":\"2012-10-17\",\"Statement\":[]}" }
+  }
+  mock_resource "aws_kms_key" {
+    defaults = { arn = "arn:aws:kms:eu-west-1:123456789012:key/11111111-2222-3333-4444-555555555555" }
+  }
+  mock_resource "aws_cloudwatch_log_group" {
+    defaults = { arn = "arn:aws:logs:eu-west-1:123456789012:log-group:mock" }
+  }
+  mock_resource "aws_iam_role" {
+    defaults = { arn = "arn:aws:iam::123456789012:role/mock" }
+  }
+  mock_resource "aws_ssm_document" {
+    defaults = { arn = "arn:aws:ssm:eu-west-1:123456789012:document/mock" }
+  }
+}
+
+override_resource {
+  target          = aws_lambda_function.step["validate"]
+  override_during = plan
+  values          = { arn = "arn:aws:lambda:eu-west-1:123456789012:function:mec-validate" }
+}
+
+override_resource {
+  target          = aws_lambda_function.step["network"]
+  override_during = plan
+  values          = { arn = "arn:aws:lambda:eu-west-1:123456789012:function:mec-network" }
+}
+
+override_resource {
+  target          = aws_lambda_function.step["master"]
+  override_during = plan
+  values          = { arn = "arn:aws:lambda:eu-west-1:123456789012:function:mec-master" }
+}
+
+override_resource {
+  target          = aws_lambda_function.step["workers"]
+  override_during = plan
+  values          = { arn = "arn:aws:lambda:eu-west-1:123456789012:function:mec-workers" }
+}
+
+override_resource {
+  target          = aws_lambda_function.step["install"]
+  override_during = plan
+  values          = { arn = "arn:aws:lambda:eu-west-1:123456789012:function:mec-install" }
+}
+
+override_resource {
+  target          = aws_lambda_function.step["join"]
+  override_during = plan
+  values          = { arn = "arn:aws:lambda:eu-west-1:123456789012:function:mec-join" }
+}
+
+override_resource {
+  target          = aws_lambda_function.step["teardown"]
+  override_during = plan
+  values          = { arn = "arn:aws:lambda:eu-west-1:123456789012:function:mec-teardown" }
+}
+
+variables {
+  lambda_dir = "./tests/fixtures/lambdas"
+  scheduled_environments = {
+    lab-1 = {
+      spec         = { name = "lab-1", workers = 2 }
+      create_cron  = "cron(0 8 ? * MON-FRI *)"
+      destroy_cron = "cron(0 20 ? * MON-FRI *)"
+    }
+  }
+}
+
+run "every_function_logs_to_a_group_with_retention" {
+  command = plan
+
+  assert {
+    condition     = length(aws_lambda_function.step) == 7
+    error_message = "Expected the seven step functions."
+  }
+  assert {
+    condition = alltrue([
+      for key, f in aws_lambda_function.step :
+      aws_cloudwatch_log_group.function[key].name == "/aws/lambda/${f.function_name}" && aws_cloudwatch_log_group.function[key].retention_in_days >= 1
+    ])
+    error_message = "Every function must log to its own log group, with a retention."
+  }
+  assert {
+    condition     = alltrue([for g in aws_cloudwatch_log_group.state_machine : g.retention_in_days >= 1])
+    error_message = "The state machines' log groups need a retention."
+  }
+  assert {
+    condition     = alltrue([for f in aws_lambda_function.step : f.tracing_config[0].mode == "Active" && f.runtime == "provided.al2023" && f.architectures[0] == "arm64"])
+    error_message = "Functions run on provided.al2023, arm64 by default, with X-Ray tracing."
+  }
+}
+
+run "no_policy_allows_wildcard_actions" {
+  command = plan
+
+  assert {
+    condition = alltrue(flatten([
+      for p in aws_iam_role_policy.function : [
+        for s in jsondecode(p.policy).Statement : [for a in s.Action : a != "*" && !endswith(a, ":*")]
+      ]
+    ]))
+    error_message = "No function policy may allow \"*\" or \"service:*\" actions."
+  }
+  assert {
+    condition = alltrue(flatten([
+      for p in aws_iam_role_policy.function : [for s in jsondecode(p.policy).Statement : s.Effect == "Allow"]
+    ]))
+    error_message = "Function policies only allow."
+  }
+}
+
+run "policies_match_the_action_lists_beside_the_functions" {
+  command = plan
+
+  assert {
+    condition = alltrue([
+      for key, p in aws_iam_role_policy.function : (
+        length(setsubtract(
+          toset(flatten([for s in jsondecode(p.policy).Statement : s.Action if !contains(["WriteOwnLogs", "SendTraces"], s.Sid)])),
+          toset(compact([for l in split("\n", file("${path.module}/../../../functions/${key}/iam-actions.txt")) : trimspace(split("#", l)[0])]))
+        )) == 0
+        && length(setsubtract(
+          toset(compact([for l in split("\n", file("${path.module}/../../../functions/${key}/iam-actions.txt")) : trimspace(split("#", l)[0])])),
+          toset(flatten([for s in jsondecode(p.policy).Statement : s.Action if !contains(["WriteOwnLogs", "SendTraces"], s.Sid)]))
+        )) == 0
+      )
+    ])
+    error_message = "Each function's policy must allow exactly the actions of functions/<name>/iam-actions.txt."
+  }
+}
+
+run "state_machines_name_only_existing_functions" {
+  command = plan
+
+  assert {
+    condition = length(setsubtract(
+      toset(flatten([for m in aws_sfn_state_machine.pipeline : [for match in regexall("\"FunctionName\": \"([^\"]+)\"", m.definition) : match[0]]])),
+      toset([for f in aws_lambda_function.step : f.arn])
+    )) == 0
+    error_message = "Every function a state machine invokes must be one of the module's functions."
+  }
+  assert {
+    condition = length(setsubtract(
+      toset([for f in aws_lambda_function.step : f.arn]),
+      toset([for match in regexall("\"FunctionName\": \"([^\"]+)\"", aws_sfn_state_machine.pipeline["provision"].definition) : match[0]])
+    )) == 0
+    error_message = "The provisioning machine must use every step function."
+  }
+  assert {
+    condition     = alltrue([for m in aws_sfn_state_machine.pipeline : m.tracing_configuration[0].enabled && m.logging_configuration[0].level == "ALL"])
+    error_message = "State machines trace and log."
+  }
+}
+
+run "launch_steps_get_the_node_settings" {
+  command = plan
+
+  assert {
+    condition = alltrue([
+      for key in ["master", "workers"] :
+      aws_lambda_function.step[key].environment[0].variables["MEC_NODE_INSTANCE_PROFILE"] == aws_iam_instance_profile.node.name
+      && aws_lambda_function.step[key].environment[0].variables["MEC_PARAMETER_KMS_KEY"] == aws_kms_key.mec.arn
+    ])
+    error_message = "The launch steps must know the node instance profile and the KMS key."
+  }
+  assert {
+    condition     = aws_iam_role_policy_attachment.node_ssm.policy_arn == "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore"
+    error_message = "Nodes must be SSM-managed."
+  }
+  assert {
+    condition     = aws_kms_key.mec.enable_key_rotation
+    error_message = "The KMS key rotates."
+  }
+}
+
+run "schedules_start_the_machines_with_the_spec" {
+  command = plan
+
+  assert {
+    condition     = jsondecode(aws_scheduler_schedule.create["lab-1"].target[0].input).name == "lab-1"
+    error_message = "The create schedule passes the spec."
+  }
+  assert {
+    condition     = jsondecode(aws_scheduler_schedule.destroy["lab-1"].target[0].input) == { name = "lab-1" }
+    error_message = "The destroy schedule passes the name."
+  }
+}
+
+run "bad_variables_are_refused" {
+  command = plan
+
+  variables {
+    lambda_architecture = "sparc"
+    node_poll_seconds   = 0.5
+    log_retention_days  = 10
+    scheduled_environments = {
+      lab-2 = {
+        spec         = { name = "other" }
+        create_cron  = "every day"
+        destroy_cron = "cron(0 20 * * ? *)"
+      }
+    }
+  }
+
+  expect_failures = [
+    var.lambda_architecture,
+    var.node_poll_seconds,
+    var.log_retention_days,
+    var.scheduled_environments,
+  ]
+}

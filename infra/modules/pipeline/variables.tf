@@ -1,0 +1,157 @@
+variable "name_prefix" {
+  description = "Prefix of every resource name (functions, roles, state machines, documents)."
+  type        = string
+  default     = "mec"
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]{1,19}$", var.name_prefix))
+    error_message = "name_prefix must be 2-20 characters: lowercase letters, digits, hyphens, starting with a letter."
+  }
+}
+
+variable "lambda_dir" {
+  description = "Folder holding one <binary>/bootstrap.zip per function, as `cargo lambda build --output-format zip --lambda-dir <dir>` writes them (e.g. mec-network/bootstrap.zip)."
+  type        = string
+}
+
+variable "lambda_architecture" {
+  description = "CPU architecture of the Lambda functions: arm64 (Graviton, cheaper) or x86_64. Must match the zips in lambda_dir."
+  type        = string
+  default     = "arm64"
+
+  validation {
+    condition     = contains(["arm64", "x86_64"], var.lambda_architecture)
+    error_message = "lambda_architecture must be arm64 or x86_64."
+  }
+}
+
+variable "lambda_memory_mb" {
+  description = "Memory of every function in MB (Rust steps need little; more memory also means more CPU)."
+  type        = number
+  default     = 256
+
+  validation {
+    condition     = var.lambda_memory_mb >= 128 && var.lambda_memory_mb <= 10240
+    error_message = "lambda_memory_mb must be between 128 and 10240."
+  }
+}
+
+variable "log_retention_days" {
+  description = "Retention of the functions' and state machines' log groups, in days."
+  type        = number
+  default     = 365
+
+  validation {
+    condition     = contains([1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653], var.log_retention_days)
+    error_message = "log_retention_days must be a retention CloudWatch Logs accepts (1, 3, 5, 7, 14, 30, 60, 90, ..., 365, ..., 3653)."
+  }
+}
+
+variable "ami_id" {
+  description = "AMI for every node, replacing the lookup of Canonical's Ubuntu parameter (null = look it up). Needed with emulators, which lack Canonical's parameters."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.ami_id == null || can(regex("^ami-[0-9a-f]{8,17}$", var.ami_id))
+    error_message = "ami_id must look like ami-0123456789abcdef0."
+  }
+}
+
+variable "ami_parameters" {
+  description = "Public SSM parameters naming the Ubuntu LTS AMI per architecture."
+  type = object({
+    arm64  = string
+    x86_64 = string
+  })
+  default = {
+    arm64  = "/aws/service/canonical/ubuntu/server/24.04/stable/current/arm64/hvm/ebs-gp3/ami-id"
+    x86_64 = "/aws/service/canonical/ubuntu/server/24.04/stable/current/amd64/hvm/ebs-gp3/ami-id"
+  }
+}
+
+variable "join_token_ttl_seconds" {
+  description = "Lifetime of a MicroK8s join token on the master."
+  type        = number
+  default     = 900
+
+  validation {
+    condition     = var.join_token_ttl_seconds >= 60 && var.join_token_ttl_seconds <= 86400
+    error_message = "join_token_ttl_seconds must be between 60 and 86400."
+  }
+}
+
+variable "node_poll_seconds" {
+  description = "Seconds between two checks of the nodes (boot, SSM registration, termination). Whole seconds: Step Functions waits take no fractions."
+  type        = number
+  default     = 15
+
+  validation {
+    condition     = var.node_poll_seconds >= 1 && floor(var.node_poll_seconds) == var.node_poll_seconds
+    error_message = "node_poll_seconds must be a whole number of seconds, at least 1."
+  }
+}
+
+variable "command_poll_seconds" {
+  description = "Seconds between two checks of an SSM command (install, join, verify)."
+  type        = number
+  default     = 10
+
+  validation {
+    condition     = var.command_poll_seconds >= 1 && floor(var.command_poll_seconds) == var.command_poll_seconds
+    error_message = "command_poll_seconds must be a whole number of seconds, at least 1."
+  }
+}
+
+variable "retry_interval_seconds" {
+  description = "First retry interval of a failed step (doubles on every retry)."
+  type        = number
+  default     = 2
+
+  validation {
+    condition     = var.retry_interval_seconds >= 1 && floor(var.retry_interval_seconds) == var.retry_interval_seconds
+    error_message = "retry_interval_seconds must be a whole number of seconds, at least 1."
+  }
+}
+
+variable "execution_timeout_seconds" {
+  description = "Longest a provisioning or teardown execution may run."
+  type        = number
+  default     = 3600
+
+  validation {
+    condition     = var.execution_timeout_seconds >= 60 && var.execution_timeout_seconds <= 86400
+    error_message = "execution_timeout_seconds must be between 60 and 86400."
+  }
+}
+
+variable "scheduled_environments" {
+  description = <<-EOT
+    Environments created and destroyed on a schedule, by name. create_cron and destroy_cron are
+    EventBridge Scheduler expressions (e.g. "cron(0 8 ? * MON-FRI *)"); spec is the environment
+    spec (its name must be the map key).
+  EOT
+  type = map(object({
+    spec         = any
+    create_cron  = string
+    destroy_cron = string
+    timezone     = optional(string, "UTC")
+  }))
+  default = {}
+
+  validation {
+    condition     = alltrue([for name, s in var.scheduled_environments : can(regex("^[a-z][a-z0-9-]{2,31}$", name)) && try(s.spec.name, "") == name])
+    error_message = "Each scheduled environment's key must be a valid environment name and equal its spec.name."
+  }
+
+  validation {
+    condition     = alltrue([for s in values(var.scheduled_environments) : can(regex("^(cron|rate|at)\\(.+\\)$", s.create_cron)) && can(regex("^(cron|rate|at)\\(.+\\)$", s.destroy_cron))])
+    error_message = "create_cron and destroy_cron must be EventBridge Scheduler expressions: cron(...), rate(...) or at(...)."
+  }
+}
+
+variable "tags" {
+  description = "Tags added to every resource of the pipeline (not to the environments it creates)."
+  type        = map(string)
+  default     = {}
+}
