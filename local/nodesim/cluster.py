@@ -1,0 +1,136 @@
+"""The caller's handle on one simulated environment: its nodes, latencies, faults and ports.
+
+Layout of an environment folder:
+    state.json, state.json.lock       the shared cluster state (see state.py)
+    nodes/<instance id>/root/         the node's file system (MEC_ROOT)
+    nodes/<instance id>/imds/         its instance metadata, served to curl as file:// URLs
+    nodes/<instance id>/runs/         one folder per script run (like the agent's orchestration dir)
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from . import state as st
+
+
+@dataclass(frozen=True)
+class Node:
+    """A launched instance, as the runner needs it."""
+
+    instance_id: str
+    private_ip: str
+    public_ip: str | None
+    root: Path
+    imds_dir: Path
+    state_path: Path
+
+    @property
+    def imds_endpoint(self) -> str:
+        """Replaces http://169.254.169.254: curl reads `$IMDS/latest/...` as plain files."""
+        return self.imds_dir.as_uri()
+
+    @property
+    def node_dir(self) -> Path:
+        return self.root.parent
+
+
+class Cluster:
+    """One environment's state file plus helpers to set it up; safe to use from many threads."""
+
+    def __init__(self, directory: Path | str, environment: str = "lab-1") -> None:
+        self.directory = Path(directory)
+        self.state_path = self.directory / "state.json"
+        if not self.state_path.exists():
+            self.directory.mkdir(parents=True, exist_ok=True)
+            st.write_atomically(self.state_path, st.new_state(environment))
+
+    # --- nodes -------------------------------------------------------------------------------
+
+    def add_node(self, instance_id: str, private_ip: str, public_ip: str | None = None) -> Node:
+        """Launches an instance: an empty root with EC2's default hostname, and its IMDS."""
+        node_dir = self.directory / "nodes" / instance_id
+        root, imds = node_dir / "root", node_dir / "imds"
+        (root / "etc").mkdir(parents=True, exist_ok=True)
+        hosts = root / "etc" / "hosts"
+        if not hosts.exists():
+            hosts.write_text("127.0.0.1 localhost\n")
+        hostname = root / "etc" / "hostname"
+        if not hostname.exists():
+            hostname.write_text("ip-%s\n" % private_ip.replace(".", "-"))
+        meta = imds / "latest" / "meta-data"
+        meta.mkdir(parents=True, exist_ok=True)
+        (imds / "latest" / "api").mkdir(exist_ok=True)
+        (imds / "latest" / "api" / "token").write_text(secrets.token_urlsafe(32))
+        (meta / "local-ipv4").write_text(private_ip)
+        (meta / "instance-id").write_text(instance_id)
+        if public_ip:
+            (meta / "public-ipv4").write_text(public_ip)
+        with st.locked_state(self.state_path) as s:
+            if instance_id not in s["nodes"]:
+                s["nodes"][instance_id] = st.new_node(private_ip, public_ip, str(root), str(imds))
+        return self.node(instance_id)
+
+    def node(self, instance_id: str) -> Node:
+        n = self.state()["nodes"][instance_id]
+        return Node(
+            instance_id=instance_id,
+            private_ip=n["private_ip"],
+            public_ip=n["public_ip"],
+            root=Path(n["root"]),
+            imds_dir=Path(n["imds"]),
+            state_path=self.state_path,
+        )
+
+    def state(self) -> dict[str, Any]:
+        return st.read_state(self.state_path)
+
+    # --- latencies and time ------------------------------------------------------------------
+
+    def set_time_scale(self, scale: float) -> None:
+        """0.01 turns the scripts' 15 s retry sleeps into 0.15 s (tests); 1.0 is real time."""
+        with st.locked_state(self.state_path) as s:
+            s["time_scale"] = float(scale)
+
+    def set_latency(self, **seconds: float) -> None:
+        """install_seconds, join_seconds, ready_seconds (before time_scale)."""
+        with st.locked_state(self.state_path) as s:
+            for key, value in seconds.items():
+                if key not in s["latency"]:
+                    raise KeyError(f"unknown latency {key!r}")
+                s["latency"][key] = float(value)
+
+    # --- faults ------------------------------------------------------------------------------
+
+    def fail_install(self, instance_id: str, times: int = -1) -> None:
+        """The next `times` snap installs on the node fail (negative: every one)."""
+        with st.locked_state(self.state_path) as s:
+            s["faults"]["fail_install"][instance_id] = times
+
+    def never_ready(self, instance_id: str) -> None:
+        with st.locked_state(self.state_path) as s:
+            if instance_id not in s["faults"]["never_ready"]:
+                s["faults"]["never_ready"].append(instance_id)
+
+    # --- the security group ------------------------------------------------------------------
+
+    def close_port(self, port: int = st.AGENT_PORT, from_ip: str = "*", to_ip: str = "*") -> None:
+        with st.locked_state(self.state_path) as s:
+            rule = {"port": port, "from": from_ip, "to": to_ip}
+            if rule not in s["closed_ports"]:
+                s["closed_ports"].append(rule)
+
+    def open_port(self, port: int = st.AGENT_PORT, from_ip: str = "*", to_ip: str = "*") -> None:
+        with st.locked_state(self.state_path) as s:
+            rule = {"port": port, "from": from_ip, "to": to_ip}
+            s["closed_ports"] = [r for r in s["closed_ports"] if r != rule]
+
+    def port_open(self, from_ip: str, to_ip: str, port: int) -> bool:
+        return st.port_open(self.state(), from_ip, to_ip, port)
+
+    def dump(self) -> str:
+        return json.dumps(self.state(), indent=1, sort_keys=True)

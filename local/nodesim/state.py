@@ -1,0 +1,132 @@
+"""The simulated cluster state of one environment: one JSON file, locked with fcntl.
+
+Nodes run their scripts in parallel and every `snap`/`microk8s` stand-in call is a separate
+process, so all reads and writes go through `locked_state`, which holds an exclusive flock on a
+sidecar lock file for the whole read-modify-write and replaces the JSON atomically.
+
+Only standard library: the stand-ins import this module from the node's bash scripts.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Iterator
+
+STATE_VERSION = 1
+AGENT_PORT = 25000
+
+
+def new_state(environment: str) -> dict[str, Any]:
+    """An empty environment: no nodes, every port open, no latency, no fault, real time."""
+    return {
+        "version": STATE_VERSION,
+        "environment": environment,
+        # Multiplies every simulated duration: the scripts' `sleep`s, wait-ready timeouts and the
+        # latencies below. Token TTLs stay in wall-clock seconds (a token expires in real time).
+        "time_scale": 1.0,
+        "latency": {"install_seconds": 0.0, "join_seconds": 0.0, "ready_seconds": 0.0},
+        "faults": {
+            # instance id -> how many more `snap install` attempts fail (negative: all of them)
+            "fail_install": {},
+            # instance ids whose MicroK8s never becomes ready
+            "never_ready": [],
+        },
+        # Simulated security group: a rule closes `port` from `from` to `to` ("*" = any).
+        "closed_ports": [],
+        "nodes": {},
+        # {"node": minted-on instance id, "sha256": hex, "expires": epoch | None, "single_use": bool}
+        "tokens": [],
+        # cluster id (the founding node's instance id) -> enabled add-ons
+        "addons": {},
+    }
+
+
+def new_node(private_ip: str, public_ip: str | None, root: str, imds: str) -> dict[str, Any]:
+    """A launched instance without MicroK8s."""
+    return {
+        "private_ip": private_ip,
+        "public_ip": public_ip,
+        "root": root,
+        "imds": imds,
+        "installed": False,
+        "channel": None,
+        "held": False,
+        "installed_at": None,
+        "node_name": None,
+        "extra_sans": [],
+        "cluster": None,
+        "role": None,
+        "joined_at": None,
+        "install_attempts": 0,
+    }
+
+
+def lock_path(state_path: Path) -> Path:
+    return state_path.with_name(state_path.name + ".lock")
+
+
+@contextlib.contextmanager
+def locked_state(state_path: Path | str) -> Iterator[dict[str, Any]]:
+    """Yields the state under an exclusive lock and writes it back if the block did not raise."""
+    state_path = Path(state_path)
+    with open(lock_path(state_path), "a+") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            state = json.loads(state_path.read_text())
+            yield state
+            write_atomically(state_path, state)
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def read_state(state_path: Path | str) -> dict[str, Any]:
+    """A consistent snapshot (shared lock), for reads that change nothing."""
+    state_path = Path(state_path)
+    with open(lock_path(state_path), "a+") as lock:
+        fcntl.flock(lock, fcntl.LOCK_SH)
+        try:
+            return json.loads(state_path.read_text())
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def write_atomically(state_path: Path, state: dict[str, Any]) -> None:
+    """Readers never see half a file: write a temporary file, then rename it over the state."""
+    fd, tmp = tempfile.mkstemp(dir=state_path.parent, prefix=".state-")
+    with os.fdopen(fd, "w") as f:
+        json.dump(state, f, indent=1, sort_keys=True)
+    os.replace(tmp, state_path)
+
+
+def port_open(state: dict[str, Any], from_ip: str, to_ip: str, port: int) -> bool:
+    """The simulated security group: open unless a rule closes this port for this pair."""
+    for rule in state["closed_ports"]:
+        if (
+            rule["port"] == port
+            and rule["from"] in ("*", from_ip)
+            and rule["to"] in ("*", to_ip)
+        ):
+            return False
+    return True
+
+
+def node_by_ip(state: dict[str, Any], ip: str) -> tuple[str, dict[str, Any]] | None:
+    for instance_id, node in state["nodes"].items():
+        if node["private_ip"] == ip:
+            return instance_id, node
+    return None
+
+
+def is_ready(state: dict[str, Any], instance_id: str, now: float | None = None) -> bool:
+    """Installed, not faulted, and past its simulated start-up time."""
+    node = state["nodes"][instance_id]
+    if not node["installed"] or instance_id in state["faults"]["never_ready"]:
+        return False
+    delay = state["latency"]["ready_seconds"] * state["time_scale"]
+    return (now if now is not None else time.time()) >= node["installed_at"] + delay
