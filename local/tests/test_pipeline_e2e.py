@@ -1,0 +1,118 @@
+"""The whole pipeline in the local world: the Terraform-deployed state machine runs the real
+Lambda binaries, which drive the emulated EC2 and the simulated nodes through the real SSM
+documents, to a READY environment; then the teardown machine leaves nothing behind."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import boto3
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+BINARIES = Path(os.environ.get("MEC_LAMBDA_BINARIES", Path(os.environ.get("CARGO_TARGET_DIR", Path.home() / ".cache/mec/target")) / "debug"))
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    assert (BINARIES / "mec-network").exists(), f"no Lambda binaries in {BINARIES}: run cargo test --workspace first"
+    state = tmp_path_factory.mktemp("world")
+    port = free_port()
+    log = open(state / "world.log", "wb")
+    server = subprocess.Popen(
+        [sys.executable, str(ROOT / "local/world/serve.py"), "--port", str(port), "--binaries", str(BINARIES), "--state", str(state)],
+        stdout=log, stderr=subprocess.STDOUT,
+    )
+    endpoint = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 30
+    while True:
+        try:
+            urllib.request.urlopen(endpoint + "/moto-api/data.json", timeout=1)
+            break
+        except OSError:
+            assert time.time() < deadline, (state / "world.log").read_text()
+            time.sleep(0.2)
+
+    env = dict(os.environ, TF_DATA_DIR=str(state / "tf"), TF_IN_AUTOMATION="1", TF_CLI_ARGS="-no-color")
+    rc = subprocess.run([str(ROOT / "local/terraformrc.sh"), str(state / "terraformrc")], capture_output=True, text=True, check=True)
+    if rc.stdout.strip():
+        env["TF_CLI_CONFIG_FILE"] = rc.stdout.strip()
+    for args in (["init", "-input=false", f"-backend-config=path={state / 'tfstate'}"],
+                 ["apply", "-input=false", "-auto-approve", f"-var=endpoint={endpoint}"]):
+        done = subprocess.run(["terraform", f"-chdir={ROOT / 'infra/local'}", *args], env=env, capture_output=True, text=True)
+        assert done.returncode == 0, done.stdout + done.stderr
+    yield endpoint, state
+    server.terminate()
+    server.wait(timeout=10)
+    log.close()
+
+
+def client(endpoint: str, service: str):
+    return boto3.client(service, endpoint_url=endpoint, region_name="us-east-1",
+                        aws_access_key_id="testing", aws_secret_access_key="testing")
+
+
+def run(endpoint: str, machine: str, name: str, payload: dict, timeout: float = 180) -> dict:
+    sfn = client(endpoint, "stepfunctions")
+    arn = next(m["stateMachineArn"] for m in sfn.list_state_machines()["stateMachines"] if m["name"] == machine)
+    execution = sfn.start_execution(stateMachineArn=arn, name=name, input=json.dumps(payload))["executionArn"]
+    deadline = time.time() + timeout
+    while True:
+        described = sfn.describe_execution(executionArn=execution)
+        if described["status"] != "RUNNING":
+            return described
+        assert time.time() < deadline, f"{machine} {name} still running after {timeout} s"
+        time.sleep(0.5)
+
+
+def tagged(endpoint: str, environment: str) -> list[str]:
+    ec2 = client(endpoint, "ec2")
+    by_tag = [{"Name": "tag:mec:environment", "Values": [environment]}]
+    found = [i["InstanceId"] for r in ec2.describe_instances(Filters=by_tag + [{"Name": "instance-state-name", "Values": ["pending", "running", "stopping", "stopped", "shutting-down"]}])["Reservations"] for i in r["Instances"]]
+    found += [v["VpcId"] for v in ec2.describe_vpcs(Filters=by_tag)["Vpcs"]]
+    found += [s["SubnetId"] for s in ec2.describe_subnets(Filters=by_tag)["Subnets"]]
+    found += [g["GroupId"] for g in ec2.describe_security_groups(Filters=by_tag)["SecurityGroups"]]
+    found += [g["InternetGatewayId"] for g in ec2.describe_internet_gateways(Filters=by_tag)["InternetGateways"]]
+    found += [t["RouteTableId"] for t in ec2.describe_route_tables(Filters=by_tag)["RouteTables"]]
+    found += [v["VolumeId"] for v in ec2.describe_volumes(Filters=by_tag)["Volumes"]]
+    found += [p["Name"] for p in client(endpoint, "ssm").get_parameters_by_path(Path=f"/mec/{environment}", Recursive=True)["Parameters"]]
+    return found
+
+
+def test_create_to_ready_then_delete_leaves_nothing(world):
+    endpoint, state = world
+    started = time.monotonic()
+    done = run(endpoint, "mec-provision", "e2e-lab-run-1", {"name": "e2e-lab", "workers": 2})
+    logs = "\n".join(p.read_text(errors="replace")[-3000:] for p in (state / "logs").glob("*.log"))
+    assert done["status"] == "SUCCEEDED", f"{done.get('error')}: {done.get('cause')}\n{logs}"
+    record = json.loads(done["output"])
+    print(f"create → READY: {time.monotonic() - started:.1f} s")
+    assert record["status"] == "READY"
+    assert len(record["masters"]) == 1 and len(record["workers"]) == 2
+    assert tagged(endpoint, "e2e-lab"), "the environment exists"
+
+    deleted = run(endpoint, "mec-teardown", "e2e-lab-delete-1", {"name": "e2e-lab"})
+    assert deleted["status"] == "SUCCEEDED", deleted
+    assert tagged(endpoint, "e2e-lab") == [], "nothing tagged for the environment is left"
+
+
+def test_a_bad_spec_fails_at_validation_and_creates_nothing(world):
+    endpoint, _ = world
+    done = run(endpoint, "mec-provision", "e2e-bad-run-1", {"name": "e2e-bad", "workers": 101})
+    assert done["status"] == "FAILED"
+    assert done.get("error") == "InvalidSpec", done
+    assert "workers" in done.get("cause", "")
+    assert tagged(endpoint, "e2e-bad") == []

@@ -1,0 +1,226 @@
+"""SSM Run Command for the local world: the real documents, run with bash on simulated nodes.
+
+moto's own Run Command is a stub (every SendCommand succeeds at once, with no output, on every
+instance). This replaces SendCommand, ListCommandInvocations, GetCommandInvocation, ListCommands,
+DescribeInstanceInformation and CancelCommand in moto's SSM responses; every other SSM operation
+stays moto's. Nodes are the emulator's EC2 instances: one simulated cluster per environment (its
+`mec:environment` tag), the document as deployed (GetDocument), `{{ssm-secure:...}}` resolved from
+the emulator's parameters.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+from moto.core.exceptions import JsonRESTError
+from moto.core.responses import ActionResult
+from moto.ec2.models import ec2_backends
+from moto.ssm.models import ssm_backends
+from moto.ssm.responses import SimpleSystemManagerResponse
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import nodesim  # noqa: E402
+
+# ListCommandInvocations keeps this much of each plugin's output; GetCommandInvocation 24,000.
+LIST_OUTPUT_LIMIT = 2500
+
+
+class InvalidInstanceId(JsonRESTError):
+    code = 400
+
+    def __init__(self, message: str) -> None:
+        super().__init__("InvalidInstanceId", message)
+
+
+class InvalidDocument(JsonRESTError):
+    code = 400
+
+    def __init__(self, message: str) -> None:
+        super().__init__("InvalidDocument", message)
+
+
+class InvocationDoesNotExist(JsonRESTError):
+    code = 400
+
+    def __init__(self) -> None:
+        super().__init__("InvocationDoesNotExist", "")
+
+
+class RunCommand:
+    """Commands and their per-instance invocations, run on the simulated nodes."""
+
+    def __init__(self, world_dir: Path, registration_seconds: float = 0.0) -> None:
+        self.world_dir = world_dir
+        self.registration_seconds = registration_seconds
+        self.commands: dict[str, dict[str, Any]] = {}
+        self.lock = threading.Lock()
+
+    # --- nodes -----------------------------------------------------------------------------
+
+    def _environment_of(self, ec2: Any, instance_id: str) -> str:
+        for tag in ec2.describe_tags(filters={"resource-id": [instance_id]}):
+            if tag["key"] == "mec:environment":
+                return tag["value"]
+        return "untagged"
+
+    def _node(self, ec2: Any, instance_id: str) -> nodesim.Node:
+        instance = ec2.get_instance(instance_id)
+        cluster = nodesim.Cluster(self.world_dir / "clusters" / self._environment_of(ec2, instance_id), self._environment_of(ec2, instance_id))
+        return cluster.add_node(instance_id, instance.private_ip, instance.public_ip)
+
+    def online(self, ec2: Any, instance_id: str) -> bool:
+        try:
+            instance = ec2.get_instance(instance_id)
+        except Exception:  # noqa: BLE001 - unknown instance: not managed
+            return False
+        if instance.state != "running":
+            return False
+        launched = getattr(instance, "mec_first_seen", None)
+        if launched is None:
+            launched = instance.mec_first_seen = time.time()
+        return time.time() - launched >= self.registration_seconds
+
+    # --- operations ------------------------------------------------------------------------
+
+    def send_command(self, response: SimpleSystemManagerResponse) -> dict[str, Any]:
+        ssm = ssm_backends[response.current_account][response.region]
+        ec2 = ec2_backends[response.current_account][response.region]
+        document_name = response._get_param("DocumentName")
+        instance_ids: list[str] = response._get_param("InstanceIds", [])
+        parameters = {k: (v[0] if isinstance(v, list) and v else "") for k, v in response._get_param("Parameters", {}).items()}
+        if not instance_ids or len(instance_ids) > 50:
+            raise InvalidInstanceId("InstanceIds must name 1 to 50 instances")
+        offline = [i for i in instance_ids if not self.online(ec2, i)]
+        if offline:
+            raise InvalidInstanceId(f"Instances {offline} not in a valid state for account {response.current_account}")
+        try:
+            content = ssm.get_document(document_name, None, None, "YAML")["Content"]
+        except Exception as error:  # noqa: BLE001
+            raise InvalidDocument(f"document {document_name} does not exist") from error
+        path = self.world_dir / "documents" / f"{document_name}-{uuid.uuid4().hex}.yaml"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(content)
+        try:
+            nodesim.render(path, parameters, lambda name: "x")
+        except nodesim.InvalidParameters as error:
+            raise JsonRESTError("InvalidParameters", str(error)) from error
+
+        command_id = str(uuid.uuid4())
+        command = {
+            "CommandId": command_id,
+            "DocumentName": document_name,
+            "Comment": response._get_param("Comment", ""),
+            "InstanceIds": instance_ids,
+            "Parameters": {k: [v] for k, v in parameters.items()},
+            "RequestedDateTime": time.time(),
+            "Status": "InProgress",
+            "invocations": {i: {"Status": "InProgress", "stdout": "", "stderr": "", "code": -1} for i in instance_ids},
+        }
+        with self.lock:
+            self.commands[command_id] = command
+        nodes = [self._node(ec2, i) for i in instance_ids]
+
+        def resolve(name: str) -> str:
+            parameter = ssm.get_parameter(name)
+            if parameter is None:
+                raise KeyError(name)
+            return parameter.decrypt(parameter.value) or ""
+
+        def run() -> None:
+            results = nodesim.run_command(path, parameters, nodes, resolve)
+            with self.lock:
+                for result in results:
+                    command["invocations"][result.instance_id] = {
+                        "Status": result.status, "stdout": result.stdout, "stderr": result.stderr, "code": result.exit_code,
+                    }
+                statuses = {r.status for r in results}
+                command["Status"] = "Success" if statuses == {"Success"} else "Failed"
+
+        threading.Thread(target=run, daemon=True).start()
+        return {"Command": self._public(command)}
+
+    def _public(self, command: dict[str, Any]) -> dict[str, Any]:
+        return {k: v for k, v in command.items() if k != "invocations"}
+
+    def _invocation(self, command: dict[str, Any], instance_id: str, details: bool) -> dict[str, Any]:
+        inv = command["invocations"][instance_id]
+        out = {
+            "CommandId": command["CommandId"],
+            "InstanceId": instance_id,
+            "DocumentName": command["DocumentName"],
+            "Comment": command["Comment"],
+            "Status": inv["Status"],
+            "StatusDetails": inv["Status"],
+            "RequestedDateTime": command["RequestedDateTime"],
+        }
+        if details:
+            output = inv["stdout"] + (("\n----------ERROR-------\n" + inv["stderr"]) if inv["stderr"] else "")
+            out["CommandPlugins"] = [{
+                "Name": "aws:runShellScript", "Status": inv["Status"], "ResponseCode": inv["code"],
+                "Output": output[:LIST_OUTPUT_LIMIT],
+            }]
+        return out
+
+    def list_command_invocations(self, response: SimpleSystemManagerResponse) -> dict[str, Any]:
+        command_id = response._get_param("CommandId")
+        instance_id = response._get_param("InstanceId")
+        details = bool(response._get_param("Details", False))
+        with self.lock:
+            commands = [self.commands[command_id]] if command_id in self.commands else ([] if command_id else list(self.commands.values()))
+            found = [self._invocation(c, i, details) for c in commands for i in c["InstanceIds"] if not instance_id or i == instance_id]
+        return {"CommandInvocations": found}
+
+    def get_command_invocation(self, response: SimpleSystemManagerResponse) -> dict[str, Any]:
+        command_id = response._get_param("CommandId")
+        instance_id = response._get_param("InstanceId")
+        with self.lock:
+            command = self.commands.get(command_id)
+            if command is None or instance_id not in command["invocations"]:
+                raise InvocationDoesNotExist()
+            inv = command["invocations"][instance_id]
+            return {
+                "CommandId": command_id, "InstanceId": instance_id, "DocumentName": command["DocumentName"],
+                "Status": inv["Status"], "StatusDetails": inv["Status"], "ResponseCode": inv["code"],
+                "StandardOutputContent": inv["stdout"][:24000], "StandardErrorContent": inv["stderr"][:8000],
+            }
+
+    def list_commands(self, response: SimpleSystemManagerResponse) -> dict[str, Any]:
+        command_id = response._get_param("CommandId")
+        with self.lock:
+            found = [self._public(c) for c in self.commands.values() if not command_id or c["CommandId"] == command_id]
+        return {"Commands": found}
+
+    def cancel_command(self, response: SimpleSystemManagerResponse) -> dict[str, Any]:
+        # The simulated scripts are short; a cancel marks what has not finished.
+        command_id = response._get_param("CommandId")
+        with self.lock:
+            for inv in self.commands.get(command_id, {}).get("invocations", {}).values():
+                if inv["Status"] == "InProgress":
+                    inv["Status"] = "Cancelled"
+        return {}
+
+    def describe_instance_information(self, response: SimpleSystemManagerResponse) -> dict[str, Any]:
+        ec2 = ec2_backends[response.current_account][response.region]
+        wanted: list[str] = []
+        for f in (response._get_param("Filters") or []) + (response._get_param("InstanceInformationFilterList") or []):
+            if f.get("Key") in ("InstanceIds", "InstanceIds".lower()) or f.get("key") == "InstanceIds":
+                wanted += f.get("Values") or f.get("valueSet") or []
+        candidates = wanted or [i.id for i in ec2.all_instances()]
+        online = [i for i in candidates if self.online(ec2, i)]
+        return {"InstanceInformationList": [
+            {"InstanceId": i, "PingStatus": "Online", "PlatformType": "Linux", "PlatformName": "Ubuntu", "AgentVersion": "3.3.0", "ResourceType": "EC2Instance"}
+            for i in online
+        ]}
+
+
+def install(service: RunCommand) -> None:
+    """Routes moto's SSM Run Command operations to `service`."""
+    for operation in ["send_command", "list_command_invocations", "get_command_invocation", "list_commands", "cancel_command", "describe_instance_information"]:
+        def handler(self: SimpleSystemManagerResponse, _op: str = operation) -> ActionResult:
+            return ActionResult(getattr(service, _op)(self))
+        setattr(SimpleSystemManagerResponse, operation, handler)

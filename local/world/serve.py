@@ -1,0 +1,57 @@
+"""The local AWS world in one process: moto with mec's extensions, Step Functions executing,
+Lambda invocations running the real binaries, Run Command running the real documents.
+
+Usage: .venv/bin/python local/world/serve.py --port PORT --binaries DIR --state DIR
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+sys.path.insert(0, str(HERE.parent / "moto"))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--binaries", type=Path, required=True, help="folder of the mec-<step> binaries")
+    parser.add_argument("--state", type=Path, required=True, help="folder for logs and simulated nodes")
+    parser.add_argument("--registration-seconds", type=float, default=0.0, help="SSM agent registration latency")
+    args = parser.parse_args()
+
+    # The Step Functions engine calls Lambda back through this port.
+    os.environ["MOTO_PORT"] = str(args.port)
+    import server as extensions  # local/moto/server.py
+    from moto.awslambda_simple.models import LambdaSimpleBackend
+    from moto.core.config import default_user_config
+    from moto.server import main as moto_main
+
+    from world.lambda_host import LambdaHost
+    from world.runcommand import RunCommand, install
+
+    # Modes first: switching later would use other stores (research/local-emulation.md).
+    default_user_config["lambda"] = {"use_docker": False}
+    default_user_config["stepfunctions"] = {"execute_state_machine": True}
+    extensions.install_extensions()
+
+    host = LambdaHost(args.binaries, f"http://127.0.0.1:{args.port}", args.state / "logs")
+
+    def invoke(self, function_name, qualifier, body, headers, response_headers):  # noqa: ANN001
+        function = self.get_function(function_name, qualifier)
+        return host.invoke(function, body if isinstance(body, bytes) else (body or "{}").encode(), response_headers)
+
+    LambdaSimpleBackend.invoke = invoke
+    install(RunCommand(args.state, registration_seconds=args.registration_seconds))
+    try:
+        moto_main(["-H", "127.0.0.1", "-p", str(args.port)])
+    finally:
+        host.stop()
+
+
+if __name__ == "__main__":
+    main()
