@@ -24,7 +24,7 @@ TF_ROOTS := infra/modules/pipeline infra/examples/aws infra/local
 
 help:
 	@echo "make test     all checks and tests (installs moto into .venv and shellcheck)"
-	@echo "make demo     the end-to-end demo (arrives with the local world, issue #4)"
+	@echo "make demo     create -> READY -> delete of an environment in the local world, with live progress"
 	@echo "make schema   regenerate the spec's JSON Schema"
 	@echo "make sizes    release-build the Lambdas and print their sizes"
 
@@ -32,10 +32,10 @@ help:
 ## then the Terraform module: validate, plan tests, checkov, and a real apply into the emulator.
 test: venv tools fmt clippy documents iam unit infra
 
-demo:
-	@echo "make demo is not there yet: it arrives with the local AWS world (issue #4)."
-	@echo "Until then, 'make test' runs every step against a real moto server."
-	@exit 2
+## The main job: a whole environment created, shown, deleted and audited in the local world.
+demo: venv
+	cargo build --workspace --bins
+	local/demo.sh
 
 venv: $(VENV)/.installed
 

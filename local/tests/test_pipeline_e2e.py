@@ -116,3 +116,33 @@ def test_a_bad_spec_fails_at_validation_and_creates_nothing(world):
     assert done.get("error") == "InvalidSpec", done
     assert "workers" in done.get("cause", "")
     assert tagged(endpoint, "e2e-bad") == []
+
+
+def mec(endpoint: str, *args: str) -> subprocess.CompletedProcess:
+    binary = BINARIES / "mec"
+    assert binary.exists(), f"no mec CLI in {BINARIES}"
+    env = dict(os.environ, AWS_ENDPOINT_URL=endpoint, AWS_REGION="us-east-1",
+               AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing", MEC_POLL_MS="300")
+    return subprocess.run([str(binary), *args], env=env, capture_output=True, text=True, timeout=300)
+
+
+def test_the_cli_creates_audits_and_deletes_and_refuses_bad_specs(world):
+    endpoint, _ = world
+    created = mec(endpoint, "create", "--name", "e2e-cli", "--workers", "0", "--wait")
+    assert created.returncode == 0, created.stdout + created.stderr
+    assert "READY" in created.stdout and "Install" in created.stdout, created.stdout
+    status = mec(endpoint, "status", "e2e-cli", "--json")
+    assert json.loads(status.stdout)["status"] == "READY"
+    assert mec(endpoint, "audit", "e2e-cli").returncode == 0, "a READY environment owns resources: no leak"
+
+    deleted = mec(endpoint, "delete", "e2e-cli", "--wait")
+    assert deleted.returncode == 0, deleted.stdout + deleted.stderr
+    audit = mec(endpoint, "audit", "e2e-cli", "--json")
+    assert audit.returncode == 0 and json.loads(audit.stdout)["resources"] == []
+
+    for args, field in [(("--name", "Bad"), "name"), (("--name", "e2e-big", "--workers", "101"), "workers")]:
+        refused = mec(endpoint, "create", *args)
+        assert refused.returncode == 2, refused.stderr
+        assert f"`{field}`" in refused.stderr
+    assert tagged(endpoint, "e2e-big") == []
+    assert mec(endpoint, "status", "e2e-big").returncode == 2, "nothing was started"

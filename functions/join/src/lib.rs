@@ -308,10 +308,11 @@ async fn status(
             "is required for the status action (mint, join or verify)",
         )
     })?;
-    if input.commands.is_empty() {
+    // A join with no other node (one master, no workers) sends nothing: nothing to wait for.
+    if input.commands.is_empty() && phase != JoinPhase::Join {
         return Err(MecError::invalid_input(
             "commands",
-            "is required for the status action",
+            "is required for the status action of mint and verify",
         ));
     }
     let nodes: Vec<Node> = input

@@ -259,6 +259,28 @@ async fn a_token_already_gone_does_not_fail_verify() {
 }
 
 #[tokio::test]
+async fn a_lone_master_has_nothing_to_join_and_nothing_to_wait_for() {
+    let masters = vec![node(Role::Master, 0)];
+    let dead = mec_testkit::unreachable_aws();
+    let out = mec_join::handle(&dead, &Settings::default(), input("join", &masters, &[]))
+        .await
+        .unwrap();
+    let JoinOutput::Sent(sent) = out else {
+        panic!("{out:?}")
+    };
+    assert!(sent.commands.is_empty());
+    let mut status = status_input(&masters, &[], "join");
+    status["commands"] = json!([]);
+    let out = mec_join::handle(&dead, &Settings::default(), status)
+        .await
+        .unwrap();
+    let JoinOutput::Progress(progress) = out else {
+        panic!("{out:?}")
+    };
+    assert!(progress.done);
+}
+
+#[tokio::test]
 async fn bad_input_is_refused_before_any_aws_call() {
     let dead = mec_testkit::unreachable_aws();
     let masters = vec![node(Role::Master, 0)];
