@@ -33,6 +33,7 @@ module "mec" {
   node_poll_seconds      = 1
   command_poll_seconds   = 1
   retry_interval_seconds = 1
+  node_poll_max_attempts = 15
 
   scheduled_environments = {
     lab-local = {

@@ -146,3 +146,93 @@ def test_the_cli_creates_audits_and_deletes_and_refuses_bad_specs(world):
         assert f"`{field}`" in refused.stderr
     assert tagged(endpoint, "e2e-big") == []
     assert mec(endpoint, "status", "e2e-big").returncode == 2, "nothing was started"
+
+
+@pytest.fixture()
+def faults(world):
+    """Sets the world's faults for one test, and clears them after it."""
+    _, state = world
+    path = state / "faults.json"
+
+    def set_faults(**values):
+        path.write_text(json.dumps(values))
+
+    yield set_faults
+    path.unlink(missing_ok=True)
+
+
+def history_states(endpoint: str, execution_arn: str) -> list[str]:
+    events = client(endpoint, "stepfunctions").get_execution_history(executionArn=execution_arn, maxResults=1000)["events"]
+    return [e["stateEnteredEventDetails"]["name"] for e in events if "stateEnteredEventDetails" in e]
+
+
+def kubectl_nodes(state: Path, environment: str) -> str:
+    done = subprocess.run([sys.executable, str(ROOT / "local/world/kubectl.py"), str(state), environment, "get", "nodes"],
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+@pytest.mark.parametrize("masters,workers", [(1, 0), (1, 5), (3, 2)])
+def test_sizes_reach_ready_and_every_node_is_ready_on_the_master(world, masters, workers):
+    endpoint, state = world
+    name = f"size-{masters}m{workers}w"
+    done = run(endpoint, "mec-provision", f"{name}--c-1", {"name": name, "masters": masters, "workers": workers})
+    assert done["status"] == "SUCCEEDED", done
+    record = json.loads(done["output"])
+    assert (len(record["masters"]), len(record["workers"])) == (masters, workers)
+    table = kubectl_nodes(state, name)
+    assert table.count(" Ready ") == masters + workers, table
+    assert run(endpoint, "mec-teardown", f"{name}--d-1", {"name": name})["status"] == "SUCCEEDED"
+    assert tagged(endpoint, name) == []
+
+
+@pytest.mark.parametrize("step,fault,error", [
+    ("network", {"fail_operations": {"CreateSubnet": "UnauthorizedOperation"}}, "AwsError"),
+    ("master", {"fail_operations": {"RunInstances": "UnauthorizedOperation"}}, "AwsError"),
+    ("nodes", {"never_register": ["fail-nodes-worker-0"]}, "NodesNotReady"),
+    ("install", {"fail_install": ["fail-install-worker-0"]}, "CommandFailed"),
+    ("join", {"closed_ports": [25000]}, "CommandFailed"),
+    ("verify", {"never_ready": ["fail-verify-worker-0"]}, "CommandFailed"),
+])
+def test_a_failure_at_each_step_rolls_back_and_leaves_nothing(world, faults, step, fault, error):
+    endpoint, _ = world
+    name = f"fail-{step}"
+    faults(**fault)
+    done = run(endpoint, "mec-provision", f"{name}--c-1", {"name": name, "workers": 1})
+    assert done["status"] == "FAILED", done
+    assert done.get("error") == error, f"{done.get('error')}: {done.get('cause')}"
+    assert "Rollback" in history_states(endpoint, done["executionArn"])
+    assert tagged(endpoint, name) == [], "the rollback removed everything"
+
+
+def test_three_environments_at_once_do_not_touch_each_other(world):
+    endpoint, _ = world
+    sfn = client(endpoint, "stepfunctions")
+    arn = next(m["stateMachineArn"] for m in sfn.list_state_machines()["stateMachines"] if m["name"] == "mec-provision")
+    names = ["many-a", "many-b", "many-c"]
+    executions = [sfn.start_execution(stateMachineArn=arn, name=f"{n}--c-1", input=json.dumps({"name": n, "workers": 1}))["executionArn"] for n in names]
+    deadline = time.time() + 300
+    outputs = []
+    for execution in executions:
+        while (described := sfn.describe_execution(executionArn=execution))["status"] == "RUNNING":
+            assert time.time() < deadline
+            time.sleep(0.5)
+        assert described["status"] == "SUCCEEDED", described
+        outputs.append(json.loads(described["output"]))
+    assert len({o["vpc_id"] for o in outputs}) == 3
+    for n in names:
+        assert run(endpoint, "mec-teardown", f"{n}--d-1", {"name": n})["status"] == "SUCCEEDED"
+        assert tagged(endpoint, n) == []
+
+
+def test_every_environment_reaches_ready_with_10_percent_aws_errors(world, faults):
+    endpoint, state = world
+    faults(aws_error_rate=0.1)
+    for n in ["flaky-a", "flaky-b"]:
+        done = run(endpoint, "mec-provision", f"{n}--c-1", {"name": n, "workers": 2}, timeout=300)
+        assert done["status"] == "SUCCEEDED", f"{done.get('error')}: {done.get('cause')}"
+    faults()
+    for n in ["flaky-a", "flaky-b"]:
+        assert run(endpoint, "mec-teardown", f"{n}--d-1", {"name": n})["status"] == "SUCCEEDED"
+        assert tagged(endpoint, n) == []

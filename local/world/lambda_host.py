@@ -155,6 +155,9 @@ class LambdaHost:
                     "AWS_ACCESS_KEY_ID": "testing",
                     "AWS_SECRET_ACCESS_KEY": "testing",
                     "AWS_ENDPOINT_URL": self.endpoint,
+                    # As on Lambda: the SDK's user agent then names the execution environment,
+                    # which is how the world's fault injection tells the steps' calls apart.
+                    "AWS_EXECUTION_ENV": "AWS_Lambda_rust",
                     **(function.environment_vars or {}),
                 }
                 runtime = FunctionRuntime(function.function_name, binary, environment, self.log_dir)

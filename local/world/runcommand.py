@@ -54,24 +54,37 @@ class InvocationDoesNotExist(JsonRESTError):
 class RunCommand:
     """Commands and their per-instance invocations, run on the simulated nodes."""
 
-    def __init__(self, world_dir: Path, registration_seconds: float = 0.0) -> None:
+    def __init__(self, world_dir: Path, faults: Any) -> None:
         self.world_dir = world_dir
-        self.registration_seconds = registration_seconds
+        self.faults = faults
         self.commands: dict[str, dict[str, Any]] = {}
         self.lock = threading.Lock()
 
     # --- nodes -----------------------------------------------------------------------------
 
-    def _environment_of(self, ec2: Any, instance_id: str) -> str:
+    def _tag(self, ec2: Any, instance_id: str, key: str, default: str) -> str:
         for tag in ec2.describe_tags(filters={"resource-id": [instance_id]}):
-            if tag["key"] == "mec:environment":
+            if tag["key"] == key:
                 return tag["value"]
-        return "untagged"
+        return default
 
     def _node(self, ec2: Any, instance_id: str) -> nodesim.Node:
+        """The instance as a simulated node, in its environment's cluster, with today's faults."""
         instance = ec2.get_instance(instance_id)
-        cluster = nodesim.Cluster(self.world_dir / "clusters" / self._environment_of(ec2, instance_id), self._environment_of(ec2, instance_id))
-        return cluster.add_node(instance_id, instance.private_ip, instance.public_ip)
+        environment = self._tag(ec2, instance_id, "mec:environment", "untagged")
+        name = self._tag(ec2, instance_id, "Name", instance_id)
+        faults = self.faults.current()
+        cluster = nodesim.Cluster(self.world_dir / "clusters" / environment, environment)
+        node = cluster.add_node(instance_id, instance.private_ip, instance.public_ip)
+        cluster.set_time_scale(faults["time_scale"])
+        cluster.set_latency(install_seconds=faults["install_seconds"], join_seconds=faults["join_seconds"])
+        if name in faults["fail_install"]:
+            cluster.fail_install(instance_id)
+        if name in faults["never_ready"]:
+            cluster.never_ready(instance_id)
+        for port in faults["closed_ports"]:
+            cluster.close_port(int(port))
+        return node
 
     def online(self, ec2: Any, instance_id: str) -> bool:
         try:
@@ -80,10 +93,13 @@ class RunCommand:
             return False
         if instance.state != "running":
             return False
+        faults = self.faults.current()
+        if self._tag(ec2, instance_id, "Name", instance_id) in faults["never_register"]:
+            return False
         launched = getattr(instance, "mec_first_seen", None)
         if launched is None:
             launched = instance.mec_first_seen = time.time()
-        return time.time() - launched >= self.registration_seconds
+        return time.time() - launched >= float(faults["registration_seconds"])
 
     # --- operations ------------------------------------------------------------------------
 

@@ -21,7 +21,7 @@ def main() -> None:
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--binaries", type=Path, required=True, help="folder of the mec-<step> binaries")
     parser.add_argument("--state", type=Path, required=True, help="folder for logs and simulated nodes")
-    parser.add_argument("--registration-seconds", type=float, default=0.0, help="SSM agent registration latency")
+    parser.add_argument("--faults", type=Path, help="faults and latencies file (default: STATE/faults.json)")
     args = parser.parse_args()
 
     # The Step Functions engine calls Lambda back through this port.
@@ -31,6 +31,7 @@ def main() -> None:
     from moto.core.config import default_user_config
     from moto.server import main as moto_main
 
+    from world import faults as world_faults
     from world.lambda_host import LambdaHost
     from world.runcommand import RunCommand, install
 
@@ -46,7 +47,9 @@ def main() -> None:
         return host.invoke(function, body if isinstance(body, bytes) else (body or "{}").encode(), response_headers)
 
     LambdaSimpleBackend.invoke = invoke
-    install(RunCommand(args.state, registration_seconds=args.registration_seconds))
+    faults = world_faults.Faults(args.faults or args.state / "faults.json")
+    world_faults.install(faults)
+    install(RunCommand(args.state, faults))
     try:
         moto_main(["-H", "127.0.0.1", "-p", str(args.port)])
     finally:

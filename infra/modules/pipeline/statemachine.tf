@@ -5,6 +5,8 @@ locals {
     functions                 = { for key in keys(local.functions) : key => aws_lambda_function.step[key].arn }
     node_poll_seconds         = var.node_poll_seconds
     command_poll_seconds      = var.command_poll_seconds
+    node_poll_max_attempts    = var.node_poll_max_attempts
+    command_poll_max_attempts = var.command_poll_max_attempts
     retry_interval_seconds    = var.retry_interval_seconds
     execution_timeout_seconds = var.execution_timeout_seconds
   }

@@ -92,6 +92,28 @@ variable "node_poll_seconds" {
   }
 }
 
+variable "node_poll_max_attempts" {
+  description = "Most checks of the nodes (and teardown passes) before the wait counts as failed: node_poll_seconds x this bounds the wait."
+  type        = number
+  default     = 80
+
+  validation {
+    condition     = var.node_poll_max_attempts >= 1 && floor(var.node_poll_max_attempts) == var.node_poll_max_attempts
+    error_message = "node_poll_max_attempts must be a whole number, at least 1."
+  }
+}
+
+variable "command_poll_max_attempts" {
+  description = "Most checks of SSM commands (install and join phases together) before the wait counts as failed."
+  type        = number
+  default     = 360
+
+  validation {
+    condition     = var.command_poll_max_attempts >= 1 && floor(var.command_poll_max_attempts) == var.command_poll_max_attempts
+    error_message = "command_poll_max_attempts must be a whole number, at least 1."
+  }
+}
+
 variable "command_poll_seconds" {
   description = "Seconds between two checks of an SSM command (install, join, verify)."
   type        = number

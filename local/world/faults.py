@@ -1,0 +1,90 @@
+"""Faults and latencies of the local world, read from a JSON file on every decision so that a
+test (or a person) can change them while the world runs.
+
+    {
+      "aws_error_rate": 0.1,                       # share of the Lambdas' AWS calls answered with
+                                                   #   throttling or a 5xx (before moto sees them)
+      "fail_operations": {"CreateSubnet": "UnauthorizedOperation"},   # always fail these calls
+      "never_register": ["lab-1-worker-0"],        # SSM never reports these nodes Online
+      "fail_install": ["lab-1-worker-1"],          # the install document fails on these nodes
+      "never_ready": ["lab-1-worker-1"],           # joined, but never Ready on the master
+      "closed_ports": [25000],                     # the cluster's security group lacks these ports
+      "registration_seconds": 0,                   # SSM agent registration latency
+      "install_seconds": 0, "join_seconds": 0,     # MicroK8s install and join latencies
+      "time_scale": 0.01                           # the scripts' own sleeps, scaled
+    }
+
+Only calls from the Lambda binaries are faulted (their user agent carries exec-env/AWS_Lambda),
+never Terraform's or the tests' own.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import threading
+from pathlib import Path
+from typing import Any
+
+from moto.core.responses import BaseResponse
+
+DEFAULTS: dict[str, Any] = {
+    "aws_error_rate": 0.0,
+    "fail_operations": {},
+    "never_register": [],
+    "fail_install": [],
+    "never_ready": [],
+    "closed_ports": [],
+    "registration_seconds": 0.0,
+    "install_seconds": 0.0,
+    "join_seconds": 0.0,
+    "time_scale": 0.01,
+}
+
+
+class Faults:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.lock = threading.Lock()
+        self.random = random.Random(7)
+
+    def current(self) -> dict[str, Any]:
+        try:
+            loaded = json.loads(self.path.read_text())
+        except (OSError, ValueError):
+            loaded = {}
+        return {**DEFAULTS, **loaded}
+
+    def roll(self, rate: float) -> bool:
+        with self.lock:
+            return self.random.random() < rate
+
+
+def _error(response: BaseResponse, status: int, code: str, message: str) -> tuple[int, dict[str, str], str]:
+    if response.headers.get("X-Amz-Target"):
+        body = json.dumps({"__type": code, "message": message})
+        return status, {"status": str(status), "content-type": "application/x-amz-json-1.1"}, body
+    body = (f"<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response><Errors><Error><Code>{code}</Code>"
+            f"<Message>{message}</Message></Error></Errors><RequestID>injected</RequestID></Response>")
+    return status, {"status": str(status), "content-type": "text/xml"}, body
+
+
+def install(faults: Faults) -> None:
+    """Wraps every moto service's action dispatch with the configured faults."""
+    original = BaseResponse.call_action
+
+    def call_action(self: BaseResponse) -> Any:
+        agent = self.headers.get("User-Agent") or ""
+        if "exec-env/AWS_Lambda" in agent:
+            now = faults.current()
+            action = self._get_action()
+            if action in now["fail_operations"]:
+                return _error(self, 400, now["fail_operations"][action], f"{action} refused (injected fault)")
+            if now["aws_error_rate"] and faults.roll(now["aws_error_rate"]):
+                if faults.roll(0.5):
+                    throttling = "ThrottlingException" if self.headers.get("X-Amz-Target") else "RequestLimitExceeded"
+                    return _error(self, 400 if self.headers.get("X-Amz-Target") else 503, throttling, "Rate exceeded (injected)")
+                return _error(self, 500, "InternalError", "injected 5xx")
+        return original(self)
+
+    BaseResponse.call_action = call_action  # type: ignore[method-assign]
