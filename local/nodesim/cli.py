@@ -1,4 +1,4 @@
-"""Entry point of the stand-ins: `python -m nodesim.cli snap|microk8s ARGS...`.
+"""Entry point of the stand-ins: `python -m nodesim.cli aws|snap|microk8s ARGS...`.
 
 The bash stand-ins in bin/ and snapbin/ exec this with the node's environment (see runner.py).
 """
@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import sys
 
-from . import microk8s, snap
+from . import aws, microk8s, snap
 from .context import Context
 
-COMMANDS = {"snap": snap.main, "microk8s": microk8s.main}
+COMMANDS = {"aws": aws.main, "snap": snap.main, "microk8s": microk8s.main}
 
 
 def main(argv: list[str]) -> int:

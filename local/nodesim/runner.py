@@ -58,6 +58,8 @@ def node_environment(node: Node) -> dict[str, str]:
         "MEC_SIM_TIME_SCALE": repr(float(scale)),
         "MEC_SIM_REAL_SLEEP": shutil.which("sleep", path=SYSTEM_PATH) or "/bin/sleep",
         "PYTHONPATH": str(PACKAGE_DIR.parent),
+        # Where the `aws` stand-in sends its calls: the local world, when there is one.
+        "MEC_SIM_AWS_ENDPOINT": os.environ.get("MEC_SIM_AWS_ENDPOINT", ""),
     }
 
 

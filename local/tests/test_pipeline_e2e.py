@@ -104,6 +104,17 @@ def test_create_to_ready_then_delete_leaves_nothing(world):
     assert len(record["masters"]) == 1 and len(record["workers"]) == 2
     assert tagged(endpoint, "e2e-lab"), "the environment exists"
 
+    # The master stored its kubeconfig itself: a SecureString whose server is the master's public
+    # address; the execution's output names the parameter and never holds the kubeconfig.
+    master = record["masters"][0]
+    assert record["kubeconfig_parameter"] == "/mec/e2e-lab/kubeconfig"
+    assert record["api_endpoint"] == f"https://{master['public_ip']}:16443"
+    parameter = client(endpoint, "ssm").get_parameter(Name=record["kubeconfig_parameter"], WithDecryption=True)["Parameter"]
+    assert parameter["Type"] == "SecureString"
+    assert f"server: https://{master['public_ip']}:16443" in parameter["Value"]
+    assert "client-key-data" not in done["output"] and "apiVersion" not in done["output"]
+    assert record["addons"] == ["dns", "hostpath-storage"]
+
     deleted = run(endpoint, "mec-teardown", "e2e-lab-delete-1", {"name": "e2e-lab"})
     assert deleted["status"] == "SUCCEEDED", deleted
     assert tagged(endpoint, "e2e-lab") == [], "nothing tagged for the environment is left"

@@ -26,6 +26,8 @@ def main() -> None:
 
     # The Step Functions engine calls Lambda back through this port.
     os.environ["MOTO_PORT"] = str(args.port)
+    # The simulated nodes' `aws` stand-in calls back here (the master stores its kubeconfig).
+    os.environ["MEC_SIM_AWS_ENDPOINT"] = f"http://127.0.0.1:{args.port}"
     import server as extensions  # local/moto/server.py
     from moto.awslambda_simple.models import LambdaSimpleBackend
     from moto.core.config import default_user_config

@@ -6,7 +6,9 @@
 //! a SecureString parameter and passes the nodes `{{ssm-secure:<name>}}`, which the SSM agent
 //! resolves on the node. `verify` deletes the parameter once the cluster is whole.
 //!
-//! Actions: `mint`, `join`, `verify` each send one command and return it; `status` polls it.
+//! Actions: `mint`, `join`, `verify`, `addons` and `publish` each send one command and return
+//! it; `status` polls it. `publish` has the master store its own kubeconfig (server rewritten to
+//! its public address) as a SecureString, so the kubeconfig never travels through an output.
 
 use std::collections::BTreeMap;
 
@@ -31,6 +33,11 @@ pub const DOCUMENT_PARAMETERS: &[&str] = &[
     "asWorker",
     "expectedNodes",
     "verifyTimeout",
+    "addons",
+    "kubeconfigParameter",
+    "kmsKeyId",
+    "region",
+    "apiAddress",
     "executionTimeout",
 ];
 
@@ -40,6 +47,8 @@ pub enum JoinPhase {
     Mint,
     Join,
     Verify,
+    Addons,
+    Publish,
 }
 
 impl JoinPhase {
@@ -48,6 +57,8 @@ impl JoinPhase {
             JoinPhase::Mint => "mint",
             JoinPhase::Join => "join",
             JoinPhase::Verify => "verify",
+            JoinPhase::Addons => "addons",
+            JoinPhase::Publish => "publish",
         }
     }
 }
@@ -58,6 +69,8 @@ pub enum JoinAction {
     Mint,
     Join,
     Verify,
+    Addons,
+    Publish,
     Status,
 }
 
@@ -80,6 +93,23 @@ pub struct JoinInput {
 pub struct JoinSent {
     pub phase: JoinPhase,
     pub commands: Vec<CommandRef>,
+    /// After `publish`: the SecureString holding the kubeconfig (its name, never its value).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kubeconfig_parameter: Option<String>,
+    /// After `publish`: where clients reach the API server.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api_endpoint: Option<String>,
+}
+
+impl JoinSent {
+    fn new(phase: JoinPhase, commands: Vec<CommandRef>) -> Self {
+        Self {
+            phase,
+            commands,
+            kubeconfig_parameter: None,
+            api_endpoint: None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -121,6 +151,8 @@ pub async fn handle(
             JoinAction::Mint => mint(aws, settings, &input).await.map(JoinOutput::Sent),
             JoinAction::Join => join(aws, settings, &input).await.map(JoinOutput::Sent),
             JoinAction::Verify => verify(aws, settings, &input).await.map(JoinOutput::Sent),
+            JoinAction::Addons => addons(aws, settings, &input).await.map(JoinOutput::Sent),
+            JoinAction::Publish => publish(aws, settings, &input).await.map(JoinOutput::Sent),
             JoinAction::Status => status(aws, settings, &input)
                 .await
                 .map(JoinOutput::Progress),
@@ -209,10 +241,7 @@ async fn mint(aws: &Aws, settings: &Settings, input: &JoinInput) -> Result<JoinS
         ttl_seconds = settings.join_token_ttl_seconds,
         "join token minted"
     );
-    Ok(JoinSent {
-        phase: JoinPhase::Mint,
-        commands,
-    })
+    Ok(JoinSent::new(JoinPhase::Mint, commands))
 }
 
 /// Joins the workers (`--worker`) and the other masters (control plane) to the first master's
@@ -250,10 +279,7 @@ async fn join(aws: &Aws, settings: &Settings, input: &JoinInput) -> Result<JoinS
         joining = input.masters.len() - 1 + input.workers.len(),
         "join sent"
     );
-    Ok(JoinSent {
-        phase: JoinPhase::Join,
-        commands,
-    })
+    Ok(JoinSent::new(JoinPhase::Join, commands))
 }
 
 /// Asks the first master to wait until every node is Ready; deletes the token, no longer needed.
@@ -282,9 +308,69 @@ async fn verify(aws: &Aws, settings: &Settings, input: &JoinInput) -> Result<Joi
         std::slice::from_ref(first_master(input)),
     )
     .await?;
+    Ok(JoinSent::new(JoinPhase::Verify, commands))
+}
+
+/// Enables the spec's add-ons from the first master (nothing to send when there are none).
+async fn addons(aws: &Aws, settings: &Settings, input: &JoinInput) -> Result<JoinSent, MecError> {
+    if input.spec.addons.is_empty() {
+        return Ok(JoinSent::new(JoinPhase::Addons, Vec::new()));
+    }
+    let mut parameters = base_parameters(settings, JoinPhase::Addons);
+    parameters.insert("addons", input.spec.addons.join(","));
+    let master = std::slice::from_ref(first_master(input));
+    let commands = send(
+        aws,
+        settings,
+        &input.spec,
+        JoinPhase::Addons,
+        parameters,
+        master,
+    )
+    .await?;
+    info!(addons = input.spec.addons.len(), "add-ons sent");
+    Ok(JoinSent::new(JoinPhase::Addons, commands))
+}
+
+/// Has the first master store its kubeconfig as a SecureString, server rewritten to the master's
+/// public address (its private one when it has none).
+async fn publish(aws: &Aws, settings: &Settings, input: &JoinInput) -> Result<JoinSent, MecError> {
+    let master = first_master(input);
+    let address = master
+        .public_ip
+        .clone()
+        .or_else(|| master.private_ip.clone())
+        .ok_or_else(|| MecError::NodesNotReady(format!("{} has no address yet", master.name)))?;
+    let parameter = naming::kubeconfig_parameter(&input.spec.name);
+    let mut parameters = base_parameters(settings, JoinPhase::Publish);
+    parameters.insert("kubeconfigParameter", parameter.clone());
+    parameters.insert("apiAddress", address.clone());
+    parameters.insert(
+        "kmsKeyId",
+        settings.parameter_kms_key.clone().unwrap_or_default(),
+    );
+    let region = aws
+        .ssm
+        .config()
+        .region()
+        .map(|r| r.to_string())
+        .unwrap_or_default();
+    parameters.insert("region", region);
+    let commands = send(
+        aws,
+        settings,
+        &input.spec,
+        JoinPhase::Publish,
+        parameters,
+        std::slice::from_ref(master),
+    )
+    .await?;
+    info!(parameter, "kubeconfig publish sent");
     Ok(JoinSent {
-        phase: JoinPhase::Verify,
+        phase: JoinPhase::Publish,
         commands,
+        kubeconfig_parameter: Some(parameter),
+        api_endpoint: Some(format!("https://{address}:16443")),
     })
 }
 
@@ -309,10 +395,11 @@ async fn status(
         )
     })?;
     // A join with no other node (one master, no workers) sends nothing: nothing to wait for.
-    if input.commands.is_empty() && phase != JoinPhase::Join {
+    // Nor do add-ons when the spec names none.
+    if input.commands.is_empty() && !matches!(phase, JoinPhase::Join | JoinPhase::Addons) {
         return Err(MecError::invalid_input(
             "commands",
-            "is required for the status action of mint and verify",
+            "is required for the status action of mint, verify and publish",
         ));
     }
     let nodes: Vec<Node> = input

@@ -22,12 +22,31 @@ resource "aws_iam_role_policy_attachment" "node_ssm" {
   policy_arn = "arn:${local.partition}:iam::aws:policy/AmazonSSMManagedInstanceCore"
 }
 
-# The SSM agent resolves {{ssm-secure:/mec/<env>/join-token}} on the node with the node's role.
+# The SSM agent resolves {{ssm-secure:/mec/<env>/join-token}} on the node with the node's role,
+# and the first master stores its kubeconfig itself (mec-join publish), so that the kubeconfig
+# never travels through command output.
 data "aws_iam_policy_document" "node_join_token" {
   statement {
     sid       = "ReadJoinTokens"
     actions   = ["ssm:GetParameters"]
     resources = ["arn:${local.partition}:ssm:${local.region}:${local.account}:parameter/mec/*/join-token"]
+  }
+
+  statement {
+    sid       = "StoreKubeconfig"
+    actions   = ["ssm:PutParameter"]
+    resources = ["arn:${local.partition}:ssm:${local.region}:${local.account}:parameter/mec/*/kubeconfig"]
+  }
+
+  statement {
+    sid       = "EncryptKubeconfig"
+    actions   = ["kms:Encrypt", "kms:GenerateDataKey"]
+    resources = [aws_kms_key.mec.arn]
+    condition {
+      test     = "StringEquals"
+      variable = "kms:ViaService"
+      values   = ["ssm.${local.region}.amazonaws.com"]
+    }
   }
 
   statement {
@@ -43,7 +62,7 @@ data "aws_iam_policy_document" "node_join_token" {
 }
 
 resource "aws_iam_role_policy" "node_join_token" {
-  name   = "join-token"
+  name   = "join-token-and-kubeconfig"
   role   = aws_iam_role.node.id
   policy = data.aws_iam_policy_document.node_join_token.json
 }
