@@ -28,6 +28,8 @@ import nodesim  # noqa: E402
 
 # ListCommandInvocations keeps this much of each plugin's output; GetCommandInvocation 24,000.
 LIST_OUTPUT_LIMIT = 2500
+# The MicroK8s cluster agent, which joins go through.
+JOIN_PORT = 25000
 
 
 class InvalidInstanceId(JsonRESTError):
@@ -83,8 +85,37 @@ class RunCommand:
         if name in faults["never_ready"]:
             cluster.never_ready(instance_id)
         for port in faults["closed_ports"]:
-            cluster.close_port(int(port))
+            self._revoke(instance, int(port))
+        # Joins reach the master's agent on 25000 only if the emulator's security groups let
+        # the cluster's nodes in: the simulated network follows the real rules.
+        if self._admits(instance, JOIN_PORT):
+            cluster.open_port(JOIN_PORT)
+        else:
+            cluster.close_port(JOIN_PORT)
         return node
+
+    @staticmethod
+    def _covers(rule: Any, port: int) -> bool:
+        protocol_ok = rule.ip_protocol in ("tcp", "6", "-1")
+        if rule.ip_protocol == "-1":
+            return True
+        return protocol_ok and rule.from_port is not None and rule.from_port <= port <= rule.to_port
+
+    def _admits(self, instance: Any, port: int) -> bool:
+        """True when one of the instance's groups admits `port` from one of its groups (or anywhere)."""
+        group_ids = {g.id for g in instance.security_groups}
+        for group in instance.security_groups:
+            for rule in group.ingress_rules:
+                if not self._covers(rule, port):
+                    continue
+                if rule.source_group.get("GroupId") in group_ids or rule.ip_range.get("CidrIp") == "0.0.0.0/0":
+                    return True
+        return False
+
+    def _revoke(self, instance: Any, port: int) -> None:
+        """Fault `closed_ports`: the environment's security group loses its rules for `port`."""
+        for group in instance.security_groups:
+            group.ingress_rules = [r for r in group.ingress_rules if not (self._covers(r, port) and r.ip_protocol != "-1")]
 
     def online(self, ec2: Any, instance_id: str) -> bool:
         try:

@@ -23,6 +23,8 @@ SHARED = FUNCTIONS / "shared" / "src"
 NOT_FUNCTIONS = {"shared", "testkit"}
 # Re-exports at the shared crate's root, and the module they come from.
 REEXPORTS = {"Aws": "aws", "MecError": "error", "Settings": "settings", "EnvironmentSpec": "spec"}
+# Client methods that call no AWS API.
+LOCAL_METHODS = {"config", "clone", "with_config"}
 CALL = re.compile(r"\b(ec2|ssm)\s*\.\s*([a-z][a-z0-9_]*)\s*\(")
 SHARED_USE = re.compile(r"mec_shared::(\{[^}]*\}|\w+)")
 CRATE_USE = re.compile(r"crate::(\{[^}]*\}|\w+)")
@@ -67,7 +69,8 @@ def code_actions(function: Path) -> set[str]:
         # Test modules call AWS to set up fixtures; they are not the function's code.
         text = text.split("#[cfg(test)]")[0]
         for service, call in CALL.findall(text):
-            actions.add(f"{service}:{pascal(call)}")
+            if call not in LOCAL_METHODS:
+                actions.add(f"{service}:{pascal(call)}")
     return actions
 
 

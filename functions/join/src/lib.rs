@@ -416,11 +416,31 @@ async fn status(
     } = commands::progress(aws, &settings.join_document, &input.commands, &nodes).await?;
     let mut ready_nodes = Vec::new();
     if done && phase == JoinPhase::Verify {
-        let output = outputs
-            .get(&first_master(input).instance_id)
-            .map(String::as_str)
-            .unwrap_or("");
-        ready_nodes = ready_from_verify_output(output);
+        // ListCommandInvocations keeps 2,500 characters of output, too little for a big cluster's
+        // summary; GetCommandInvocation keeps 24,000 (about 600 nodes).
+        let master = first_master(input);
+        let output = match input
+            .commands
+            .iter()
+            .find(|c| c.instance_ids.contains(&master.instance_id))
+        {
+            Some(command) => aws
+                .ssm
+                .get_command_invocation()
+                .command_id(&command.command_id)
+                .instance_id(&master.instance_id)
+                .send()
+                .await
+                .map_err(|e| MecError::from_sdk("GetCommandInvocation", e))?
+                .standard_output_content()
+                .unwrap_or_default()
+                .to_string(),
+            None => outputs
+                .get(&master.instance_id)
+                .cloned()
+                .unwrap_or_default(),
+        };
+        ready_nodes = ready_from_verify_output(&output);
         let missing: Vec<String> = expected_names(input)
             .into_iter()
             .filter(|n| !ready_nodes.contains(n))

@@ -7,6 +7,7 @@
 use std::sync::{Arc, Mutex};
 
 use aws_sdk_ssm::operation::delete_parameter::DeleteParameterOutput;
+use aws_sdk_ssm::operation::get_command_invocation::GetCommandInvocationOutput;
 use aws_sdk_ssm::operation::list_command_invocations::ListCommandInvocationsOutput;
 use aws_sdk_ssm::operation::put_parameter::PutParameterOutput;
 use aws_sdk_ssm::operation::send_command::SendCommandOutput;
@@ -146,6 +147,14 @@ async fn join_sends_workers_with_worker_flag_and_extra_masters_without() {
     }
 }
 
+fn verify_output(output: &'static str) -> aws_smithy_mocks::Rule {
+    mock!(aws_sdk_ssm::Client::get_command_invocation).then_output(move || {
+        GetCommandInvocationOutput::builder()
+            .standard_output_content(output)
+            .build()
+    })
+}
+
 fn verify_result(
     master: &Node,
     status: CommandInvocationStatus,
@@ -198,7 +207,9 @@ async fn verify_deletes_the_token_and_checks_every_node_is_ready() {
 
     let all_ready = verify_result(&masters[0], CommandInvocationStatus::Success,
         "node mock-env-master-0 Ready\nnode mock-env-worker-0 Ready\nnode mock-env-worker-1 Ready\nready 3/3\n");
-    let aws = mocks::aws(&[], &[&all_ready]);
+    // The summary comes from GetCommandInvocation (24,000 characters), not the list's 2,500.
+    let full = verify_output("node mock-env-master-0 Ready\nnode mock-env-worker-0 Ready\nnode mock-env-worker-1 Ready\nready 3/3\n");
+    let aws = mocks::aws(&[], &[&all_ready, &full]);
     let out = mec_join::handle(
         &aws,
         &Settings::default(),
@@ -217,7 +228,9 @@ async fn verify_deletes_the_token_and_checks_every_node_is_ready() {
         CommandInvocationStatus::Success,
         "node mock-env-master-0 Ready\nnode mock-env-worker-0 Ready\nready 2/3\n",
     );
-    let aws = mocks::aws(&[], &[&one_missing]);
+    let partial =
+        verify_output("node mock-env-master-0 Ready\nnode mock-env-worker-0 Ready\nready 2/3\n");
+    let aws = mocks::aws(&[], &[&one_missing, &partial]);
     let err = mec_join::handle(
         &aws,
         &Settings::default(),

@@ -120,7 +120,7 @@ locals {
     join = [
       {
         Sid      = "WatchCommands"
-        Action   = ["ssm:ListCommandInvocations"]
+        Action   = ["ssm:ListCommandInvocations", "ssm:GetCommandInvocation"]
         Resource = ["*"]
       },
       {
