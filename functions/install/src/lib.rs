@@ -13,7 +13,7 @@ use aws_sdk_ssm::types::InstanceInformationStringFilter;
 use mec_shared::commands::{
     self, CommandProgress, CommandRef, CommandRequest, MAX_TARGETS_PER_COMMAND,
 };
-use mec_shared::model::{validate_nodes, Node};
+use mec_shared::model::{validate_cluster, Node};
 use mec_shared::{Aws, EnvironmentSpec, MecError, Settings};
 use serde::{Deserialize, Serialize};
 use tracing::{info, Instrument};
@@ -84,14 +84,7 @@ pub async fn handle(
     let input: InstallInput =
         mec_shared::input::parse_value(event, "input", MecError::invalid_input)?;
     input.spec.validate()?;
-    validate_nodes("masters", &input.masters)?;
-    validate_nodes("workers", &input.workers)?;
-    if input.masters.is_empty() {
-        return Err(MecError::invalid_input(
-            "masters",
-            "must list at least one node",
-        ));
-    }
+    validate_cluster(&input.masters, &input.workers)?;
     if input.action == InstallAction::Status && input.commands.is_empty() {
         return Err(MecError::invalid_input(
             "commands",

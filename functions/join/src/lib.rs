@@ -14,7 +14,7 @@ use std::collections::BTreeMap;
 
 use aws_sdk_ssm::types::ParameterType;
 use mec_shared::commands::{self, CommandProgress, CommandRef, CommandRequest};
-use mec_shared::model::{validate_nodes, Node};
+use mec_shared::model::{validate_cluster, Node};
 use mec_shared::{naming, Aws, EnvironmentSpec, MecError, Settings};
 use rand::distr::{Alphanumeric, SampleString};
 use serde::{Deserialize, Serialize};
@@ -137,14 +137,7 @@ pub async fn handle(
 ) -> Result<JoinOutput, MecError> {
     let input: JoinInput = mec_shared::input::parse_value(event, "input", MecError::invalid_input)?;
     input.spec.validate()?;
-    validate_nodes("masters", &input.masters)?;
-    validate_nodes("workers", &input.workers)?;
-    if input.masters.is_empty() {
-        return Err(MecError::invalid_input(
-            "masters",
-            "must list at least one node",
-        ));
-    }
+    validate_cluster(&input.masters, &input.workers)?;
     let span = tracing::info_span!("step", environment = %input.spec.name, step = "join");
     async {
         match input.action {

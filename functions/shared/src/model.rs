@@ -76,6 +76,19 @@ pub fn validate_nodes(field: &str, nodes: &[Node]) -> Result<(), MecError> {
     Ok(())
 }
 
+/// Checks the node lists a cluster step receives: at least one master, each list well formed.
+pub fn validate_cluster(masters: &[Node], workers: &[Node]) -> Result<(), MecError> {
+    validate_nodes("masters", masters)?;
+    validate_nodes("workers", workers)?;
+    if masters.is_empty() {
+        return Err(MecError::invalid_input(
+            "masters",
+            "must list at least one node",
+        ));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

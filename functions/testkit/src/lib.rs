@@ -254,3 +254,19 @@ pub mod mocks {
             .build()
     }
 }
+
+/// The parameter names an SSM document declares, sorted: the steps' tests compare them with the
+/// parameters the step sends.
+pub fn document_parameters(path: &std::path::Path) -> Vec<String> {
+    let text = std::fs::read_to_string(path).expect("document readable");
+    let document: serde_yaml::Value = serde_yaml::from_str(&text).expect("document is YAML");
+    assert_eq!(document["schemaVersion"], "2.2", "{}", path.display());
+    let mut names: Vec<String> = document["parameters"]
+        .as_mapping()
+        .expect("a parameters mapping")
+        .keys()
+        .filter_map(|k| k.as_str().map(str::to_string))
+        .collect();
+    names.sort();
+    names
+}
