@@ -6,7 +6,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use aws_config::BehaviorVersion;
 use aws_sdk_sfn::types::{ExecutionListItem, ExecutionStatus, HistoryEventType};
-use mec_shared::{inventory, Aws, EnvironmentSpec};
+use mec_shared::{inventory, Aws, EnvironmentSpec, MecError};
 use serde_json::{json, Value};
 
 use crate::CliError;
@@ -53,16 +53,6 @@ pub fn spec_from(
     Ok(EnvironmentSpec::from_value(value)?)
 }
 
-fn aws_error(operation: &str, err: impl std::error::Error) -> CliError {
-    let mut text = err.to_string();
-    let mut source = err.source();
-    while let Some(inner) = source {
-        text = format!("{text}: {inner}");
-        source = inner.source();
-    }
-    CliError::Aws(format!("{operation}: {text}"))
-}
-
 fn now_stamp() -> u128 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -92,7 +82,8 @@ impl Pipeline {
         let wanted = format!("{}-{kind}", self.prefix);
         let mut pages = self.sfn.list_state_machines().into_paginator().send();
         while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| aws_error("ListStateMachines", e))?;
+            let page =
+                page.map_err(|e| CliError::from(MecError::from_sdk("ListStateMachines", e)))?;
             if let Some(machine) = page.state_machines().iter().find(|m| m.name() == wanted) {
                 return Ok(machine.state_machine_arn().to_string());
             }
@@ -112,7 +103,7 @@ impl Pipeline {
             .input(input.to_string())
             .send()
             .await
-            .map_err(|e| aws_error("StartExecution", e))?;
+            .map_err(|e| CliError::from(MecError::from_sdk("StartExecution", e)))?;
         Ok(out.execution_arn().to_string())
     }
 
@@ -190,7 +181,7 @@ impl Pipeline {
                 .execution_arn(arn)
                 .send()
                 .await
-                .map_err(|e| aws_error("DescribeExecution", e))?;
+                .map_err(|e| CliError::from(MecError::from_sdk("DescribeExecution", e)))?;
             if show {
                 let mut pages = self
                     .sfn
@@ -199,7 +190,9 @@ impl Pipeline {
                     .into_paginator()
                     .send();
                 while let Some(page) = pages.next().await {
-                    let page = page.map_err(|e| aws_error("GetExecutionHistory", e))?;
+                    let page = page.map_err(|e| {
+                        CliError::from(MecError::from_sdk("GetExecutionHistory", e))
+                    })?;
                     let already = seen;
                     for event in page.events().iter().filter(|e| e.id() > already) {
                         seen = seen.max(event.id());
@@ -258,7 +251,8 @@ impl Pipeline {
                 .into_paginator()
                 .send();
             while let Some(page) = pages.next().await {
-                let page = page.map_err(|e| aws_error("ListExecutions", e))?;
+                let page =
+                    page.map_err(|e| CliError::from(MecError::from_sdk("ListExecutions", e)))?;
                 for execution in page.executions() {
                     let Some((env, _)) = execution.name().split_once(SEPARATOR) else {
                         continue;
@@ -287,14 +281,8 @@ impl Pipeline {
             .execution_arn(execution.execution_arn())
             .send()
             .await
-            .map_err(|e| aws_error("DescribeExecution", e))?;
-        let status = match (kind.as_str(), described.status()) {
-            ("provision", ExecutionStatus::Running) => "CREATING",
-            ("provision", ExecutionStatus::Succeeded) => "READY",
-            ("teardown", ExecutionStatus::Running) => "DELETING",
-            ("teardown", ExecutionStatus::Succeeded) => "DELETED",
-            _ => "FAILED",
-        };
+            .map_err(|e| CliError::from(MecError::from_sdk("DescribeExecution", e)))?;
+        let status = environment_status(&kind, described.status());
         let detail = match described
             .output()
             .and_then(|o| serde_json::from_str::<Value>(o).ok())
@@ -321,19 +309,20 @@ impl Pipeline {
     }
 
     pub async fn list(&self, json_out: bool) -> Result<(), CliError> {
-        let mut names: Vec<String> = Vec::new();
-        for (_, execution) in self.executions(None).await? {
-            if let Some((env, _)) = execution.name().split_once(SEPARATOR) {
-                if !names.iter().any(|n| n == env) {
-                    names.push(env.to_string());
-                }
+        let mut rows: Vec<Value> = Vec::new();
+        // Newest first: the first execution seen of an environment is its latest.
+        for (kind, execution) in self.executions(None).await? {
+            let Some((env, _)) = execution.name().split_once(SEPARATOR) else {
+                continue;
+            };
+            if rows.iter().any(|r| r["name"] == env) {
+                continue;
             }
-        }
-        let mut rows = Vec::new();
-        for name in names {
-            if let Some(status) = self.latest(&name).await? {
-                rows.push(json!({"name": name, "status": status.status, "since": status.execution.start_date().to_string()}));
-            }
+            rows.push(json!({
+                "name": env,
+                "status": environment_status(&kind, execution.status()),
+                "since": execution.start_date().to_string(),
+            }));
         }
         if json_out {
             println!("{}", Value::Array(rows));
@@ -390,6 +379,17 @@ impl Pipeline {
         } else {
             Ok(())
         }
+    }
+}
+
+/// An environment's status from its latest execution: which machine ran, and how it ended.
+fn environment_status(kind: &str, execution: &ExecutionStatus) -> &'static str {
+    match (kind, execution) {
+        ("provision", ExecutionStatus::Running) => "CREATING",
+        ("provision", ExecutionStatus::Succeeded) => "READY",
+        ("teardown", ExecutionStatus::Running) => "DELETING",
+        ("teardown", ExecutionStatus::Succeeded) => "DELETED",
+        _ => "FAILED",
     }
 }
 

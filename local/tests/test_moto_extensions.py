@@ -4,46 +4,9 @@ from __future__ import annotations
 
 import json
 import os
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
-from pathlib import Path
 
 import boto3
 import pytest
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture(scope="module")
-def endpoint():
-    port = free_port()
-    server = subprocess.Popen(
-        [sys.executable, str(ROOT / "local/moto/server.py"), "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 30
-    while True:
-        try:
-            urllib.request.urlopen(url + "/moto-api/data.json", timeout=1)
-            break
-        except OSError:
-            assert time.time() < deadline, "moto server did not start"
-            time.sleep(0.1)
-    yield url
-    server.terminate()
-    server.wait(timeout=10)
-
 
 @pytest.fixture()
 def sfn(endpoint):

@@ -6,58 +6,35 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import boto3
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from conftest import ROOT, free_port, serve, terraform_env
+
 BINARIES = Path(os.environ.get("MEC_LAMBDA_BINARIES", Path(os.environ.get("CARGO_TARGET_DIR", Path.home() / ".cache/mec/target")) / "debug"))
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory):
+    """The local world (local/world/serve.py) with the pipeline deployed by the local Terraform root."""
     assert (BINARIES / "mec-network").exists(), f"no Lambda binaries in {BINARIES}: run cargo test --workspace first"
     state = tmp_path_factory.mktemp("world")
     port = free_port()
-    log = open(state / "world.log", "wb")
-    server = subprocess.Popen(
-        [sys.executable, str(ROOT / "local/world/serve.py"), "--port", str(port), "--binaries", str(BINARIES), "--state", str(state)],
-        stdout=log, stderr=subprocess.STDOUT,
-    )
-    endpoint = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 30
-    while True:
-        try:
-            urllib.request.urlopen(endpoint + "/moto-api/data.json", timeout=1)
-            break
-        except OSError:
-            assert time.time() < deadline, (state / "world.log").read_text()
-            time.sleep(0.2)
-
-    env = dict(os.environ, TF_DATA_DIR=str(state / "tf"), TF_IN_AUTOMATION="1", TF_CLI_ARGS="-no-color")
-    rc = subprocess.run([str(ROOT / "local/terraformrc.sh"), str(state / "terraformrc")], capture_output=True, text=True, check=True)
-    if rc.stdout.strip():
-        env["TF_CLI_CONFIG_FILE"] = rc.stdout.strip()
+    command = [sys.executable, str(ROOT / "local/world/serve.py"), "--port", str(port), "--binaries", str(BINARIES), "--state", str(state)]
+    servers = serve(command, port, log=state / "world.log")
+    endpoint = next(servers)
+    env = terraform_env(state)
     for args in (["init", "-input=false", f"-backend-config=path={state / 'tfstate'}"],
                  ["apply", "-input=false", "-auto-approve", f"-var=endpoint={endpoint}"]):
         done = subprocess.run(["terraform", f"-chdir={ROOT / 'infra/local'}", *args], env=env, capture_output=True, text=True)
         assert done.returncode == 0, done.stdout + done.stderr
     yield endpoint, state
-    server.terminate()
-    server.wait(timeout=10)
-    log.close()
+    next(servers, None)
 
 
 def client(endpoint: str, service: str):

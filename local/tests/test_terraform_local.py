@@ -4,7 +4,6 @@ destroy, and nothing left — every resource type listed in the emulator, not in
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import time
 from pathlib import Path
@@ -12,20 +11,17 @@ from pathlib import Path
 import boto3
 import pytest
 
-from test_moto_extensions import ROOT, endpoint  # noqa: F401  (the emulator fixture)
+from conftest import ROOT, terraform_env
 
 LOCAL_ROOT = ROOT / "infra" / "local"
 LAMBDAS = ROOT / ".build" / "lambdas" / "local"
 
 
 @pytest.fixture(scope="module")
-def terraform(endpoint, tmp_path_factory):  # noqa: F811
+def terraform(endpoint, tmp_path_factory):
     assert (LAMBDAS / "mec-network" / "bootstrap.zip").exists(), "run `make local-lambdas` first"
     work = tmp_path_factory.mktemp("terraform")
-    env = dict(os.environ, TF_DATA_DIR=str(work / "data"), TF_IN_AUTOMATION="1", TF_CLI_ARGS="-no-color", CHECKPOINT_DISABLE="1")
-    rc = subprocess.run([str(ROOT / "local" / "terraformrc.sh"), str(work / "terraformrc")], capture_output=True, text=True, check=True)
-    if rc.stdout.strip():
-        env["TF_CLI_CONFIG_FILE"] = rc.stdout.strip()
+    env = terraform_env(work)
 
     def run(*args: str, check: bool = True) -> subprocess.CompletedProcess:
         started = time.monotonic()
@@ -64,7 +60,7 @@ def inventory(endpoint: str) -> dict:
     }
 
 
-def test_apply_plan_destroy_leaves_nothing(terraform, endpoint):  # noqa: F811
+def test_apply_plan_destroy_leaves_nothing(terraform, endpoint):
     terraform("apply", "-input=false", "-auto-approve", f"-var=endpoint={endpoint}")
 
     made = inventory(endpoint)

@@ -25,6 +25,7 @@ from moto.ssm.responses import SimpleSystemManagerResponse
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import nodesim  # noqa: E402
+from nodesim import document  # noqa: E402
 
 # ListCommandInvocations keeps this much of each plugin's output; GetCommandInvocation 24,000.
 LIST_OUTPUT_LIMIT = 2500
@@ -153,7 +154,7 @@ class RunCommand:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(content)
         try:
-            nodesim.render(path, parameters, lambda name: "x")
+            document.check_parameters(document.load(path), parameters)
         except nodesim.InvalidParameters as error:
             raise JsonRESTError("InvalidParameters", str(error)) from error
 
@@ -253,10 +254,14 @@ class RunCommand:
 
     def describe_instance_information(self, response: SimpleSystemManagerResponse) -> dict[str, Any]:
         ec2 = ec2_backends[response.current_account][response.region]
+        # Filters (Key/Values) and the older InstanceInformationFilterList (key/valueSet).
         wanted: list[str] = []
-        for f in (response._get_param("Filters") or []) + (response._get_param("InstanceInformationFilterList") or []):
-            if f.get("Key") in ("InstanceIds", "InstanceIds".lower()) or f.get("key") == "InstanceIds":
-                wanted += f.get("Values") or f.get("valueSet") or []
+        for f in response._get_param("Filters") or []:
+            if f.get("Key") == "InstanceIds":
+                wanted += f.get("Values") or []
+        for f in response._get_param("InstanceInformationFilterList") or []:
+            if f.get("key") == "InstanceIds":
+                wanted += f.get("valueSet") or []
         candidates = wanted or [i.id for i in ec2.all_instances()]
         online = [i for i in candidates if self.online(ec2, i)]
         return {"InstanceInformationList": [

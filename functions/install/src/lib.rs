@@ -135,7 +135,7 @@ pub async fn check_nodes(
     let mut pages = aws
         .ec2
         .describe_instances()
-        .set_instance_ids(Some(ids))
+        .set_instance_ids(Some(ids.clone()))
         .into_paginator()
         .send();
     while let Some(page) = pages.next().await {
@@ -177,8 +177,7 @@ pub async fn check_nodes(
         .filter(|i| is_running(i))
         .filter_map(|i| i.instance_id())
         .collect();
-    let owned: Vec<Node> = all.iter().map(|n| (*n).clone()).collect();
-    let online = online_instances(aws, &owned).await?;
+    let online = online_instances(aws, &ids).await?;
     let refresh = |nodes: &[Node]| -> Vec<Node> {
         nodes
             .iter()
@@ -269,13 +268,13 @@ fn is_running(instance: &Instance) -> bool {
     instance.state().and_then(|s| s.name()) == Some(&InstanceStateName::Running)
 }
 
-/// Instance ids, among `nodes`, whose SSM agent reports `Online` (one call per 50 nodes).
-async fn online_instances(aws: &Aws, nodes: &[Node]) -> Result<Vec<String>, MecError> {
+/// The instance ids, among `ids`, whose SSM agent reports `Online` (one call per 50 nodes).
+async fn online_instances(aws: &Aws, ids: &[String]) -> Result<Vec<String>, MecError> {
     let mut online = Vec::new();
-    for chunk in nodes.chunks(MAX_TARGETS_PER_COMMAND) {
+    for chunk in ids.chunks(MAX_TARGETS_PER_COMMAND) {
         let filter = InstanceInformationStringFilter::builder()
             .key("InstanceIds")
-            .set_values(Some(chunk.iter().map(|n| n.instance_id.clone()).collect()))
+            .set_values(Some(chunk.to_vec()))
             .build()
             .map_err(|e| MecError::Configuration(e.to_string()))?;
         let mut pages = aws

@@ -50,7 +50,7 @@ pub struct Node {
 }
 
 /// Checks a node list from a step input: ids look like EC2 ids, names are unique.
-pub fn validate_nodes(field: &str, nodes: &[Node]) -> Result<(), MecError> {
+fn validate_nodes(field: &str, nodes: &[Node]) -> Result<(), MecError> {
     for (i, node) in nodes.iter().enumerate() {
         let id_ok = node.instance_id.starts_with("i-")
             && node.instance_id.len() <= 32
