@@ -112,5 +112,5 @@ release:
 	cargo build --release --workspace --bins
 
 sizes: release
-	@for f in validate network master workers install join teardown; do \
+	@for f in $$(ls functions | grep -v -e shared -e testkit); do \
 		printf '%-14s %s\n' "mec-$$f" "$$(du -h $(CARGO_TARGET_DIR)/release/mec-$$f | cut -f1)"; done

@@ -17,7 +17,10 @@ import tempfile
 import zipfile
 from pathlib import Path
 
-FUNCTIONS = ["validate", "network", "master", "workers", "install", "join", "teardown"]
+# Every Lambda crate has its IAM action list beside it (shared and testkit have none).
+FUNCTIONS = sorted(
+    p.name for p in (Path(__file__).resolve().parents[1] / "functions").iterdir() if (p / "iam-actions.txt").exists()
+)
 
 
 def package(binary_dir: Path, out_dir: Path) -> None:

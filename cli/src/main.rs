@@ -5,8 +5,10 @@
 //! leftovers; 2 bad usage or an invalid spec (nothing was started); 3 AWS could not be reached
 //! or refused a call.
 
+mod kubeconfig;
 mod local;
 mod pipeline;
+mod schedules;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -68,6 +70,15 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Print an environment's kubeconfig (or write it, mode 600), read with your own credentials.
+    Kubeconfig {
+        name: String,
+        /// Write to this file instead of standard output.
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+        #[arg(long)]
+        json: bool,
+    },
     /// The local AWS world: emulator, real Lambda binaries, simulated nodes.
     Local {
         #[command(subcommand)]
@@ -83,6 +94,16 @@ enum LocalAction {
     Down,
     /// Print the environment variables that point AWS clients (and mec) at the local world.
     Env,
+    /// Fire a schedule now, as EventBridge Scheduler would (the emulator never fires them):
+    /// `<key>-create`, `<key>-destroy`, `<environment>-expiry` or `reaper`.
+    FireSchedule {
+        name: String,
+        /// Schedule group (default: the pipeline's, i.e. --prefix).
+        #[arg(long)]
+        group: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
     /// Run `microk8s kubectl` on an environment's master in the simulated cluster.
     Kubectl {
         name: String,
@@ -146,6 +167,11 @@ async fn run(cli: Cli) -> Result<(), CliError> {
             LocalAction::Down => local::down(),
             LocalAction::Env => local::env(),
             LocalAction::Kubectl { name, args } => local::kubectl(name, args),
+            LocalAction::FireSchedule { name, group, json } => {
+                let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+                let group = group.as_deref().unwrap_or(&cli.prefix);
+                schedules::fire(&config, group, name, *json).await
+            }
         };
     }
     let pipeline = pipeline::Pipeline::connect(&cli.prefix).await;
@@ -164,6 +190,9 @@ async fn run(cli: Cli) -> Result<(), CliError> {
         Command::List { json } => pipeline.list(json).await,
         Command::Delete { name, wait, json } => pipeline.delete(&name, wait, json).await,
         Command::Audit { name, json } => pipeline.audit(&name, json).await,
+        Command::Kubeconfig { name, output, json } => {
+            kubeconfig::fetch(&pipeline.aws().ssm, &name, output.as_deref(), json).await
+        }
         Command::Local { .. } => Ok(()),
     }
 }

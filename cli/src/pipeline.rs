@@ -78,6 +78,10 @@ impl Pipeline {
         }
     }
 
+    pub fn aws(&self) -> &Aws {
+        &self.aws
+    }
+
     async fn machine_arn(&self, kind: &str) -> Result<String, CliError> {
         let wanted = format!("{}-{kind}", self.prefix);
         let mut pages = self.sfn.list_state_machines().into_paginator().send();
@@ -341,7 +345,9 @@ impl Pipeline {
 
     pub async fn audit(&self, name: &str, json_out: bool) -> Result<(), CliError> {
         mec_shared::spec::validate_name(name)?;
-        let left = inventory::list(&self.aws, name).await?;
+        let mut left = inventory::list(&self.aws, name).await?;
+        // The expiry schedule lives in the pipeline's schedule group, named after the prefix.
+        left.extend(crate::schedules::expiry_schedule(&self.aws, &self.prefix, name).await?);
         let status = self
             .latest(name)
             .await?

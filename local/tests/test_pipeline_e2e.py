@@ -5,68 +5,14 @@ documents, to a READY environment; then the teardown machine leaves nothing behi
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-import boto3
 import pytest
 
-from conftest import ROOT, free_port, serve, terraform_env
-
-BINARIES = Path(os.environ.get("MEC_LAMBDA_BINARIES", Path(os.environ.get("CARGO_TARGET_DIR", Path.home() / ".cache/mec/target")) / "debug"))
-
-
-@pytest.fixture(scope="module")
-def world(tmp_path_factory):
-    """The local world (local/world/serve.py) with the pipeline deployed by the local Terraform root."""
-    assert (BINARIES / "mec-network").exists(), f"no Lambda binaries in {BINARIES}: run cargo test --workspace first"
-    state = tmp_path_factory.mktemp("world")
-    port = free_port()
-    command = [sys.executable, str(ROOT / "local/world/serve.py"), "--port", str(port), "--binaries", str(BINARIES), "--state", str(state)]
-    servers = serve(command, port, log=state / "world.log")
-    endpoint = next(servers)
-    env = terraform_env(state)
-    for args in (["init", "-input=false", f"-backend-config=path={state / 'tfstate'}"],
-                 ["apply", "-input=false", "-auto-approve", f"-var=endpoint={endpoint}"]):
-        done = subprocess.run(["terraform", f"-chdir={ROOT / 'infra/local'}", *args], env=env, capture_output=True, text=True)
-        assert done.returncode == 0, done.stdout + done.stderr
-    yield endpoint, state
-    next(servers, None)
-
-
-def client(endpoint: str, service: str):
-    return boto3.client(service, endpoint_url=endpoint, region_name="us-east-1",
-                        aws_access_key_id="testing", aws_secret_access_key="testing")
-
-
-def run(endpoint: str, machine: str, name: str, payload: dict, timeout: float = 180) -> dict:
-    sfn = client(endpoint, "stepfunctions")
-    arn = next(m["stateMachineArn"] for m in sfn.list_state_machines()["stateMachines"] if m["name"] == machine)
-    execution = sfn.start_execution(stateMachineArn=arn, name=name, input=json.dumps(payload))["executionArn"]
-    deadline = time.time() + timeout
-    while True:
-        described = sfn.describe_execution(executionArn=execution)
-        if described["status"] != "RUNNING":
-            return described
-        assert time.time() < deadline, f"{machine} {name} still running after {timeout} s"
-        time.sleep(0.5)
-
-
-def tagged(endpoint: str, environment: str) -> list[str]:
-    ec2 = client(endpoint, "ec2")
-    by_tag = [{"Name": "tag:mec:environment", "Values": [environment]}]
-    found = [i["InstanceId"] for r in ec2.describe_instances(Filters=by_tag + [{"Name": "instance-state-name", "Values": ["pending", "running", "stopping", "stopped", "shutting-down"]}])["Reservations"] for i in r["Instances"]]
-    found += [v["VpcId"] for v in ec2.describe_vpcs(Filters=by_tag)["Vpcs"]]
-    found += [s["SubnetId"] for s in ec2.describe_subnets(Filters=by_tag)["Subnets"]]
-    found += [g["GroupId"] for g in ec2.describe_security_groups(Filters=by_tag)["SecurityGroups"]]
-    found += [g["InternetGatewayId"] for g in ec2.describe_internet_gateways(Filters=by_tag)["InternetGateways"]]
-    found += [t["RouteTableId"] for t in ec2.describe_route_tables(Filters=by_tag)["RouteTables"]]
-    found += [v["VolumeId"] for v in ec2.describe_volumes(Filters=by_tag)["Volumes"]]
-    found += [p["Name"] for p in client(endpoint, "ssm").get_parameters_by_path(Path=f"/mec/{environment}", Recursive=True)["Parameters"]]
-    return found
+from conftest import ROOT, client, mec, run, tagged
 
 
 def test_create_to_ready_then_delete_leaves_nothing(world):
@@ -106,14 +52,6 @@ def test_a_bad_spec_fails_at_validation_and_creates_nothing(world):
     assert tagged(endpoint, "e2e-bad") == []
 
 
-def mec(endpoint: str, *args: str) -> subprocess.CompletedProcess:
-    binary = BINARIES / "mec"
-    assert binary.exists(), f"no mec CLI in {BINARIES}"
-    env = dict(os.environ, AWS_ENDPOINT_URL=endpoint, AWS_REGION="us-east-1",
-               AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing", MEC_POLL_MS="300")
-    return subprocess.run([str(binary), *args], env=env, capture_output=True, text=True, timeout=300)
-
-
 def test_the_cli_creates_audits_and_deletes_and_refuses_bad_specs(world):
     endpoint, _ = world
     created = mec(endpoint, "create", "--name", "e2e-cli", "--workers", "0", "--wait")
@@ -134,19 +72,6 @@ def test_the_cli_creates_audits_and_deletes_and_refuses_bad_specs(world):
         assert f"`{field}`" in refused.stderr
     assert tagged(endpoint, "e2e-big") == []
     assert mec(endpoint, "status", "e2e-big").returncode == 2, "nothing was started"
-
-
-@pytest.fixture()
-def faults(world):
-    """Sets the world's faults for one test, and clears them after it."""
-    _, state = world
-    path = state / "faults.json"
-
-    def set_faults(**values):
-        path.write_text(json.dumps(values))
-
-    yield set_faults
-    path.unlink(missing_ok=True)
 
 
 def history_states(endpoint: str, execution_arn: str) -> list[str]:

@@ -64,12 +64,12 @@ def test_apply_plan_destroy_leaves_nothing(terraform, endpoint):
     terraform("apply", "-input=false", "-auto-approve", f"-var=endpoint={endpoint}")
 
     made = inventory(endpoint)
-    steps = ["validate", "network", "master", "workers", "install", "join", "teardown"]
+    steps = ["validate", "network", "lifecycle", "master", "workers", "install", "join", "teardown", "reaper"]
     assert made["functions"] == sorted(f"mec-{s}" for s in steps)
     assert made["state_machines"] == ["mec-provision", "mec-teardown"]
     assert made["documents"] == ["mec-install", "mec-join"]
     assert made["instance_profiles"] == ["mec-node"]
-    assert made["schedules"] == ["lab-local-create", "lab-local-destroy"]
+    assert made["schedules"] == ["lab-local-create", "lab-local-destroy", "reaper"]
     assert len(made["kms_keys"]) == 1
     assert {f"/aws/lambda/mec-{s}" for s in steps} <= set(made["log_groups"])
 

@@ -9,6 +9,8 @@ use aws_config::{BehaviorVersion, SdkConfig};
 pub struct Aws {
     pub ec2: aws_sdk_ec2::Client,
     pub ssm: aws_sdk_ssm::Client,
+    /// EventBridge Scheduler: an environment's one-time expiry schedule.
+    pub scheduler: aws_sdk_scheduler::Client,
 }
 
 impl Aws {
@@ -21,6 +23,7 @@ impl Aws {
         Self {
             ec2: aws_sdk_ec2::Client::new(config),
             ssm: aws_sdk_ssm::Client::new(config),
+            scheduler: aws_sdk_scheduler::Client::new(config),
         }
     }
 }

@@ -3,7 +3,6 @@
 //! Teardown deletes from this list and the leak audit checks it is empty. Every type is listed
 //! on its own: emulators (and a died step) can leave a child behind a deleted parent.
 
-use aws_sdk_ec2::types::Filter;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -11,6 +10,7 @@ use crate::aws::Aws;
 use crate::error::MecError;
 use crate::naming;
 use crate::tags;
+pub use crate::tags::values_filter;
 
 /// Kinds of resources mec creates, in the order teardown deletes them.
 #[derive(
@@ -26,6 +26,8 @@ pub enum ResourceKind {
     Subnet,
     Vpc,
     Parameter,
+    /// The expiry schedule, `<schedule group>/<name>`.
+    Schedule,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
@@ -165,13 +167,6 @@ pub async fn parameter_names(aws: &Aws, environment: &str) -> Result<Vec<String>
         );
     }
     Ok(names)
-}
-
-pub fn values_filter(name: &str, values: &[&str]) -> Filter {
-    Filter::builder()
-        .name(name)
-        .set_values(Some(values.iter().map(|v| v.to_string()).collect()))
-        .build()
 }
 
 fn push(found: &mut Vec<Resource>, kind: ResourceKind, id: Option<&str>) {

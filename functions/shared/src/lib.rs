@@ -5,6 +5,7 @@ pub mod aws;
 pub mod cidr;
 pub mod commands;
 pub mod error;
+pub mod expiry;
 pub mod input;
 pub mod inventory;
 pub mod lambda;
@@ -15,6 +16,7 @@ pub mod record;
 pub mod settings;
 pub mod spec;
 pub mod tags;
+pub mod ttl;
 
 pub use aws::Aws;
 pub use error::MecError;

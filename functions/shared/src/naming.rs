@@ -21,6 +21,26 @@ pub fn kubeconfig_parameter(environment: &str) -> String {
     format!("{}kubeconfig", parameter_prefix(environment))
 }
 
+/// Separates an environment's name from the rest of an execution name; names have no `--`.
+pub const EXECUTION_SEPARATOR: &str = "--";
+
+/// Name of a teardown execution started at `millis` (Unix ms): `<environment>--d-<millis>`, the
+/// form the CLI and the reaper use, so that each sees the other's deletes.
+pub fn delete_execution(environment: &str, millis: u128) -> String {
+    format!("{environment}{EXECUTION_SEPARATOR}d-{millis}")
+}
+
+/// Name of a provisioning execution: `<environment>--c-<millis>`.
+pub fn create_execution(environment: &str, millis: u128) -> String {
+    format!("{environment}{EXECUTION_SEPARATOR}c-{millis}")
+}
+
+/// The one-time EventBridge schedule that destroys an environment when its TTL expires.
+/// (Scheduled environments' own schedules are `<key>-create` / `<key>-destroy`.)
+pub fn expiry_schedule(environment: &str) -> String {
+    format!("{environment}-expiry")
+}
+
 /// A RunInstances ClientToken: the same for a retry of the same launch within one run, different
 /// for a new run of the same environment (EC2 keeps tokens of terminated instances for a while).
 /// At most 64 ASCII characters, as EC2 requires.

@@ -29,6 +29,14 @@ pub struct Settings {
     pub launch_batch_size: u32,
     /// Where the per-command output goes, when set (otherwise only the 24 kB SSM keeps).
     pub command_log_group: Option<String>,
+    /// The pipeline's EventBridge Scheduler group (expiry schedules live there).
+    pub schedule_group: Option<String>,
+    /// The role EventBridge Scheduler assumes to start the state machines.
+    pub scheduler_role_arn: Option<String>,
+    /// The provisioning and teardown state machines (the reaper and the expiry schedules start
+    /// them).
+    pub provision_state_machine_arn: Option<String>,
+    pub teardown_state_machine_arn: Option<String>,
 }
 
 impl Default for Settings {
@@ -44,11 +52,22 @@ impl Default for Settings {
             join_token_ttl_seconds: 900,
             launch_batch_size: 50,
             command_log_group: None,
+            schedule_group: None,
+            scheduler_role_arn: None,
+            provision_state_machine_arn: None,
+            teardown_state_machine_arn: None,
         }
     }
 }
 
 impl Settings {
+    /// A setting this function cannot work without, or a `Configuration` error naming it.
+    pub fn required<'a>(value: &'a Option<String>, variable: &str) -> Result<&'a str, MecError> {
+        value
+            .as_deref()
+            .ok_or_else(|| MecError::Configuration(format!("{variable} is not set")))
+    }
+
     /// Reads `MEC_*` variables; unset ones keep their defaults, malformed ones are an error.
     pub fn from_env() -> Result<Self, MecError> {
         Self::from_lookup(|key| std::env::var(key).ok())
@@ -89,6 +108,10 @@ impl Settings {
             )?,
             launch_batch_size: number("MEC_LAUNCH_BATCH_SIZE", d.launch_batch_size, 1..=100)?,
             command_log_group: text("MEC_COMMAND_LOG_GROUP"),
+            schedule_group: text("MEC_SCHEDULE_GROUP"),
+            scheduler_role_arn: text("MEC_SCHEDULER_ROLE_ARN"),
+            provision_state_machine_arn: text("MEC_PROVISION_STATE_MACHINE_ARN"),
+            teardown_state_machine_arn: text("MEC_TEARDOWN_STATE_MACHINE_ARN"),
         })
     }
 }

@@ -9,6 +9,13 @@ pub const ROLE: &str = "mec:role";
 pub const INDEX: &str = "mec:index";
 pub const MANAGED_BY: &str = "mec:managed-by";
 pub const NAME: &str = "Name";
+/// On the VPC: the ARN of the provisioning execution that owns the environment (the reaper asks
+/// Step Functions how it ended).
+pub const EXECUTION: &str = "mec:execution";
+/// On the VPC: when the environment destroys itself (RFC 3339, UTC), for a spec with `ttl_hours`.
+pub const EXPIRES_AT: &str = "mec:expires-at";
+/// On the VPC: `DELETING` once a teardown started (a teardown that never finished is reaped).
+pub const STATUS: &str = "mec:status";
 
 /// What a resource is for, as written in its `mec:role` tag.
 #[derive(
@@ -62,6 +69,14 @@ pub fn filter(key: &str, value: &str) -> Filter {
     Filter::builder()
         .name(format!("tag:{key}"))
         .values(value)
+        .build()
+}
+
+/// `name = any of values` as an EC2 describe filter.
+pub fn values_filter(name: &str, values: &[&str]) -> Filter {
+    Filter::builder()
+        .name(name)
+        .set_values(Some(values.iter().map(|v| v.to_string()).collect()))
         .build()
 }
 

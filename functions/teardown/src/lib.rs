@@ -7,7 +7,7 @@
 use aws_sdk_ec2::types::Filter;
 use mec_shared::inventory::{self, Resource, ResourceKind};
 use mec_shared::spec::validate_name;
-use mec_shared::{Aws, MecError};
+use mec_shared::{expiry, tags, Aws, MecError, Settings};
 use serde::{Deserialize, Serialize};
 use tracing::{info, Instrument};
 
@@ -29,7 +29,11 @@ pub struct TeardownOutput {
     pub remaining: Vec<Resource>,
 }
 
-pub async fn handle(aws: &Aws, event: serde_json::Value) -> Result<TeardownOutput, MecError> {
+pub async fn handle(
+    aws: &Aws,
+    settings: &Settings,
+    event: serde_json::Value,
+) -> Result<TeardownOutput, MecError> {
     let input: TeardownInput =
         mec_shared::input::parse_value(event, "input", MecError::invalid_input)?;
     validate_name(&input.name).map_err(|_| {
@@ -39,12 +43,27 @@ pub async fn handle(aws: &Aws, event: serde_json::Value) -> Result<TeardownOutpu
         )
     })?;
     let span = tracing::info_span!("step", environment = %input.name, step = "teardown");
-    teardown(aws, &input.name).instrument(span).await
+    teardown(aws, settings, &input.name).instrument(span).await
 }
 
-pub async fn teardown(aws: &Aws, environment: &str) -> Result<TeardownOutput, MecError> {
-    let found = inventory::list(aws, environment).await?;
+pub async fn teardown(
+    aws: &Aws,
+    settings: &Settings,
+    environment: &str,
+) -> Result<TeardownOutput, MecError> {
+    // Say so on the VPC first: if this teardown never finishes, the reaper finishes it.
+    mark_deleting(aws, environment).await?;
     let mut removed = Vec::new();
+    // The expiry schedule goes first, so that it cannot start a second teardown meanwhile.
+    if let Some(group) = settings.schedule_group.as_deref() {
+        if expiry::cancel(aws, group, environment).await? {
+            removed.push(Resource::new(
+                ResourceKind::Schedule,
+                expiry::resource_id(group, environment),
+            ));
+        }
+    }
+    let found = inventory::list(aws, environment).await?;
     let of = |kind: ResourceKind| {
         found
             .iter()
@@ -122,6 +141,41 @@ pub async fn teardown(aws: &Aws, environment: &str) -> Result<TeardownOutput, Me
         remaining,
     })
 }
+
+/// Tags the environment's VPC `mec:status=DELETING` (nothing to do when it is gone already).
+async fn mark_deleting(aws: &Aws, environment: &str) -> Result<(), MecError> {
+    let vpcs = aws
+        .ec2
+        .describe_vpcs()
+        .filters(tags::environment_filter(environment))
+        .send()
+        .await
+        .map_err(|e| MecError::from_sdk("DescribeVpcs", e))?;
+    let unmarked: Vec<String> = vpcs
+        .vpcs()
+        .iter()
+        .filter(|v| tags::value_of(v.tags(), tags::STATUS) != Some(DELETING))
+        .filter_map(|v| v.vpc_id().map(str::to_string))
+        .collect();
+    if unmarked.is_empty() {
+        return Ok(());
+    }
+    let tagged = aws
+        .ec2
+        .create_tags()
+        .set_resources(Some(unmarked))
+        .tags(tags::tag(tags::STATUS, DELETING))
+        .send()
+        .await
+        .map_err(|e| MecError::from_sdk("CreateTags", e));
+    match tagged {
+        Ok(_) => Ok(()),
+        Err(e) if is_not_found(&e) => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+const DELETING: &str = "DELETING";
 
 fn is_not_found(err: &MecError) -> bool {
     matches!(err, MecError::AwsError { code, .. } if code.contains("NotFound") || code == "ParameterNotFound")
@@ -224,6 +278,7 @@ async fn delete(aws: &Aws, resource: &Resource) -> Result<(), MecError> {
                 .map_err(|e| MecError::from_sdk("DeleteVpc", e))?;
             Ok(())
         }
+        ResourceKind::Schedule => expiry::delete(aws, id).await.map(|_| ()),
         ResourceKind::Parameter => {
             aws.ssm
                 .delete_parameter()

@@ -1,10 +1,11 @@
 //! Lambda entry point of the teardown step.
 
-use mec_shared::{lambda, Aws};
+use mec_shared::{lambda, Aws, Settings};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
     lambda::init_logging();
     let aws = Aws::from_env().await;
-    lambda::serve(|event| mec_teardown::handle(&aws, event)).await
+    let settings = Settings::from_env()?;
+    lambda::serve(|event| mec_teardown::handle(&aws, &settings, event)).await
 }

@@ -9,7 +9,7 @@ use aws_sdk_ssm::types::ParameterType;
 use mec_shared::inventory::{self, ResourceKind};
 use mec_shared::model::Network;
 use mec_shared::tags::{self, Role};
-use mec_shared::Aws;
+use mec_shared::{Aws, Settings};
 use mec_teardown::TeardownOutput;
 use mec_testkit::{launch_input, settings, spec, Moto, INSTANCE_PROFILE};
 use serde_json::json;
@@ -17,9 +17,10 @@ use serde_json::json;
 async fn teardown_until_complete(aws: &Aws, name: &str) -> Vec<inventory::Resource> {
     let mut removed = Vec::new();
     for _ in 0..5 {
-        let out: TeardownOutput = mec_teardown::handle(aws, json!({"name": name}))
-            .await
-            .unwrap();
+        let out: TeardownOutput =
+            mec_teardown::handle(aws, &Settings::default(), json!({"name": name}))
+                .await
+                .unwrap();
         removed.extend(out.removed);
         if out.complete {
             assert!(out.remaining.is_empty());
@@ -97,9 +98,10 @@ async fn removes_a_whole_environment_and_nothing_else() {
     );
 
     // Already gone: a second teardown is complete at once and removes nothing.
-    let again: TeardownOutput = mec_teardown::handle(&aws, json!({"name": "tear-whole"}))
-        .await
-        .unwrap();
+    let again: TeardownOutput =
+        mec_teardown::handle(&aws, &Settings::default(), json!({"name": "tear-whole"}))
+            .await
+            .unwrap();
     assert!(again.complete);
     assert!(again.removed.is_empty());
 }
@@ -168,9 +170,10 @@ async fn removes_a_half_created_environment() {
 async fn an_environment_that_never_existed_is_already_torn_down() {
     let moto = Moto::start();
     let aws = moto.aws();
-    let out: TeardownOutput = mec_teardown::handle(&aws, json!({"name": "never-was"}))
-        .await
-        .unwrap();
+    let out: TeardownOutput =
+        mec_teardown::handle(&aws, &Settings::default(), json!({"name": "never-was"}))
+            .await
+            .unwrap();
     assert!(out.complete);
     assert!(out.removed.is_empty());
 }
@@ -184,7 +187,7 @@ async fn bad_input_is_refused_before_any_aws_call() {
         json!({"name": "ok-name", "force": true}),
         json!([1]),
     ] {
-        let err = mec_teardown::handle(&dead, input.clone())
+        let err = mec_teardown::handle(&dead, &Settings::default(), input.clone())
             .await
             .unwrap_err();
         assert_eq!(err.error_type(), "InvalidInput", "{input}: {err}");

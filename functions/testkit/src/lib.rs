@@ -221,6 +221,8 @@ pub mod mocks {
                 .retry_config(retry.clone())),
             ssm: mock_client!(aws_sdk_ssm, RuleMode::MatchAny, ssm.iter().copied(), |c| c
                 .retry_config(ssm_retry.clone())),
+            // No rule: a scheduler call in a mocked test fails loudly.
+            scheduler: mock_client!(aws_sdk_scheduler, RuleMode::MatchAny, &[]),
         }
     }
 

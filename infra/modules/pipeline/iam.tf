@@ -6,6 +6,8 @@
 locals {
   ec2_arn = "arn:${local.partition}:ec2:${local.region}:${local.account}"
   ssm_arn = "arn:${local.partition}:ssm:${local.region}:${local.account}"
+  # Every schedule in the pipeline's group (expiry schedules are created at run time).
+  schedules_arn = "arn:${local.partition}:scheduler:${local.region}:${local.account}:schedule/${var.name_prefix}/*"
 
   managed_resource = { StringEquals = { "aws:ResourceTag/mec:managed-by" = "mec" } }
   managed_request  = { StringEquals = { "aws:RequestTag/mec:managed-by" = "mec" } }
@@ -162,6 +164,65 @@ locals {
         Sid      = "DeleteEnvironmentParameters"
         Action   = ["ssm:GetParametersByPath", "ssm:DeleteParameter"]
         Resource = ["${local.ssm_arn}:parameter/mec/*"]
+      },
+      {
+        Sid       = "MarkMecVpcsDeleting"
+        Action    = ["ec2:CreateTags"]
+        Resource  = ["${local.ec2_arn}:vpc/*"]
+        Condition = local.managed_resource
+      },
+      {
+        Sid      = "DeleteExpirySchedules"
+        Action   = ["scheduler:DeleteSchedule"]
+        Resource = [local.schedules_arn]
+      },
+    ]
+
+    lifecycle = [
+      {
+        Sid      = "FindTheVpc"
+        Action   = ["ec2:DescribeVpcs"]
+        Resource = ["*"]
+      },
+      {
+        Sid       = "TagMecVpcs"
+        Action    = ["ec2:CreateTags"]
+        Resource  = ["${local.ec2_arn}:vpc/*"]
+        Condition = local.managed_resource
+      },
+      {
+        Sid      = "ScheduleExpiry"
+        Action   = ["scheduler:CreateSchedule", "scheduler:UpdateSchedule"]
+        Resource = [local.schedules_arn]
+      },
+      {
+        Sid       = "PassSchedulerRole"
+        Action    = ["iam:PassRole"]
+        Resource  = [aws_iam_role.scheduler.arn]
+        Condition = { StringEquals = { "iam:PassedToService" = "scheduler.amazonaws.com" } }
+      },
+    ]
+
+    reaper = [
+      {
+        Sid      = "FindEnvironments"
+        Action   = ["ec2:DescribeVpcs", "ec2:DescribeInstances"]
+        Resource = ["*"]
+      },
+      {
+        Sid      = "ListRuns"
+        Action   = ["states:ListExecutions"]
+        Resource = values(local.state_machine_arns)
+      },
+      {
+        Sid      = "ReadRuns"
+        Action   = ["states:DescribeExecution"]
+        Resource = [for kind in keys(local.state_machine_arns) : "arn:${local.partition}:states:${local.region}:${local.account}:execution:${var.name_prefix}-${kind}:*"]
+      },
+      {
+        Sid      = "StartTeardowns"
+        Action   = ["states:StartExecution"]
+        Resource = [local.state_machine_arns.teardown]
       },
     ]
   }

@@ -42,3 +42,8 @@ output "scheduler_role_arn" {
   description = "Role EventBridge Scheduler uses to start the state machines."
   value       = aws_iam_role.scheduler.arn
 }
+
+output "schedule_group" {
+  description = "EventBridge Scheduler group of the pipeline: scheduled environments, expiry schedules (<environment>-expiry) and the reaper."
+  value       = aws_scheduler_schedule_group.mec.name
+}

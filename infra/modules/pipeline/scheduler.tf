@@ -21,6 +21,11 @@ data "aws_iam_policy_document" "scheduler" {
     actions   = ["states:StartExecution"]
     resources = [for m in aws_sfn_state_machine.pipeline : m.arn]
   }
+  statement {
+    sid       = "RunTheReaper"
+    actions   = ["lambda:InvokeFunction"]
+    resources = [aws_lambda_function.step["reaper"].arn]
+  }
 }
 
 resource "aws_iam_role" "scheduler" {
@@ -78,5 +83,27 @@ resource "aws_scheduler_schedule" "destroy" {
     arn      = aws_sfn_state_machine.pipeline["teardown"].arn
     role_arn = aws_iam_role.scheduler.arn
     input    = jsonencode({ name = each.key })
+  }
+}
+
+# Environments that should not exist any more (TTL passed, a teardown or rollback that never
+# finished) are torn down by the reaper. Expiry schedules are one-time schedules in the same group,
+# created by the lifecycle step at run time (not by Terraform).
+resource "aws_scheduler_schedule" "reaper" {
+  # checkov:skip=CKV_AWS_297:The schedule's input is an empty object; AWS-owned encryption suffices.
+  name                         = "reaper"
+  group_name                   = aws_scheduler_schedule_group.mec.name
+  description                  = "mec: tear down environments whose TTL passed or whose teardown or rollback never finished"
+  schedule_expression          = var.reaper_schedule
+  schedule_expression_timezone = "UTC"
+
+  flexible_time_window {
+    mode = "OFF"
+  }
+
+  target {
+    arn      = aws_lambda_function.step["reaper"].arn
+    role_arn = aws_iam_role.scheduler.arn
+    input    = jsonencode({})
   }
 }

@@ -172,6 +172,17 @@ variable "scheduled_environments" {
   }
 }
 
+variable "reaper_schedule" {
+  description = "How often the reaper looks for environments to tear down (TTL passed, teardown or rollback never finished): an EventBridge Scheduler rate() or cron() expression."
+  type        = string
+  default     = "rate(15 minutes)"
+
+  validation {
+    condition     = can(regex("^(rate|cron)\\(.+\\)$", var.reaper_schedule))
+    error_message = "reaper_schedule must be a rate(...) or cron(...) expression."
+  }
+}
+
 variable "tags" {
   description = "Tags added to every resource of the pipeline (not to the environments it creates)."
   type        = map(string)

@@ -71,6 +71,18 @@ override_resource {
   values          = { arn = "arn:aws:lambda:eu-west-1:123456789012:function:mec-teardown" }
 }
 
+override_resource {
+  target          = aws_lambda_function.step["lifecycle"]
+  override_during = plan
+  values          = { arn = "arn:aws:lambda:eu-west-1:123456789012:function:mec-lifecycle" }
+}
+
+override_resource {
+  target          = aws_lambda_function.step["reaper"]
+  override_during = plan
+  values          = { arn = "arn:aws:lambda:eu-west-1:123456789012:function:mec-reaper" }
+}
+
 variables {
   lambda_dir = "./tests/fixtures/lambdas"
   scheduled_environments = {
@@ -86,8 +98,8 @@ run "every_function_logs_to_a_group_with_retention" {
   command = plan
 
   assert {
-    condition     = length(aws_lambda_function.step) == 7
-    error_message = "Expected the seven step functions."
+    condition     = length(aws_lambda_function.step) == 9
+    error_message = "Expected the nine functions: seven steps, lifecycle and reaper."
   }
   assert {
     condition = alltrue([
@@ -157,10 +169,10 @@ run "state_machines_name_only_existing_functions" {
   }
   assert {
     condition = length(setsubtract(
-      toset([for f in aws_lambda_function.step : f.arn]),
+      toset([for key, f in aws_lambda_function.step : f.arn if key != "reaper"]),
       toset([for match in regexall("\"FunctionName\": \"([^\"]+)\"", aws_sfn_state_machine.pipeline["provision"].definition) : match[0]])
     )) == 0
-    error_message = "The provisioning machine must use every step function."
+    error_message = "The provisioning machine must use every step function (the reaper runs on its own schedule)."
   }
   assert {
     condition     = alltrue([for m in aws_sfn_state_machine.pipeline : m.tracing_configuration[0].enabled && m.logging_configuration[0].level == "ALL"])
@@ -200,6 +212,19 @@ run "schedules_start_the_machines_with_the_spec" {
     condition     = jsondecode(aws_scheduler_schedule.destroy["lab-1"].target[0].input) == { name = "lab-1" }
     error_message = "The destroy schedule passes the name."
   }
+  assert {
+    condition     = aws_scheduler_schedule.reaper.target[0].arn == aws_lambda_function.step["reaper"].arn && aws_scheduler_schedule.reaper.schedule_expression == "rate(15 minutes)"
+    error_message = "The reaper runs on its own schedule."
+  }
+  assert {
+    condition = alltrue([
+      for key in ["lifecycle", "reaper", "teardown"] :
+      aws_lambda_function.step[key].environment[0].variables["MEC_SCHEDULE_GROUP"] == "mec"
+      && aws_lambda_function.step[key].environment[0].variables["MEC_TEARDOWN_STATE_MACHINE_ARN"] == "arn:aws:states:eu-west-1:123456789012:stateMachine:mec-teardown"
+      && aws_lambda_function.step[key].environment[0].variables["MEC_PROVISION_STATE_MACHINE_ARN"] == "arn:aws:states:eu-west-1:123456789012:stateMachine:mec-provision"
+    ])
+    error_message = "Lifecycle, reaper and teardown know the schedule group and the state machines."
+  }
 }
 
 run "bad_variables_are_refused" {
@@ -209,6 +234,7 @@ run "bad_variables_are_refused" {
     lambda_architecture = "sparc"
     node_poll_seconds   = 0.5
     log_retention_days  = 10
+    reaper_schedule     = "every 15 minutes"
     scheduled_environments = {
       lab-2 = {
         spec         = { name = "other" }
@@ -222,6 +248,7 @@ run "bad_variables_are_refused" {
     var.lambda_architecture,
     var.node_poll_seconds,
     var.log_retention_days,
+    var.reaper_schedule,
     var.scheduled_environments,
   ]
 }

@@ -1,0 +1,42 @@
+//! An environment's expiry schedule: the one-time EventBridge schedule, created by the lifecycle
+//! step, that starts the teardown machine when the TTL expires. Every teardown deletes it first;
+//! on AWS it also deletes itself once it fired (`ActionAfterCompletion: DELETE`).
+
+use crate::aws::Aws;
+use crate::error::MecError;
+use crate::naming;
+
+/// Deletes the environment's expiry schedule; `false` when there was none.
+pub async fn cancel(aws: &Aws, group: &str, environment: &str) -> Result<bool, MecError> {
+    delete(aws, &resource_id(group, environment)).await
+}
+
+/// Deletes a schedule named by its inventory id, `<group>/<name>`; `false` when it was gone.
+pub async fn delete(aws: &Aws, id: &str) -> Result<bool, MecError> {
+    let (group, name) = id.split_once('/').ok_or_else(|| {
+        MecError::invalid_input("schedule", "must be <schedule group>/<schedule name>")
+    })?;
+    let deleted = aws
+        .scheduler
+        .delete_schedule()
+        .name(name)
+        .group_name(group)
+        .send()
+        .await
+        .map_err(|e| MecError::from_sdk("DeleteSchedule", e));
+    match deleted {
+        Ok(_) => Ok(true),
+        Err(e) if is_not_found(&e) => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
+/// The inventory id of the environment's expiry schedule.
+pub fn resource_id(group: &str, environment: &str) -> String {
+    format!("{group}/{}", naming::expiry_schedule(environment))
+}
+
+/// Scheduler's answer for a schedule (or group) that does not exist.
+pub fn is_not_found(err: &MecError) -> bool {
+    matches!(err, MecError::AwsError { code, .. } if code == "ResourceNotFoundException")
+}
