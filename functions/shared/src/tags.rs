@@ -9,6 +9,8 @@ pub const ROLE: &str = "mec:role";
 pub const INDEX: &str = "mec:index";
 pub const MANAGED_BY: &str = "mec:managed-by";
 pub const NAME: &str = "Name";
+/// `spot` or `on-demand`: how a node was bought, after any fallback.
+pub const MARKET: &str = "mec:market";
 
 /// What a resource is for, as written in its `mec:role` tag.
 #[derive(

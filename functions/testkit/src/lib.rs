@@ -242,6 +242,8 @@ pub mod mocks {
             index,
             private_ip: Some(format!("10.42.0.{}", base + index)),
             public_ip: None,
+            market: None,
+            availability_zone: None,
         }
     }
 
