@@ -554,7 +554,9 @@ mod tests {
         assert!(!high_availability_in_verify_output(
             "high-availability no\n"
         ));
-        assert!(!high_availability_in_verify_output("high-availability: yes\n"));
+        assert!(!high_availability_in_verify_output(
+            "high-availability: yes\n"
+        ));
         assert!(!high_availability_in_verify_output(""));
     }
 }
