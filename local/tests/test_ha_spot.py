@@ -144,6 +144,7 @@ def test_three_masters_and_two_workers_reach_ready_with_quorum(world):  # noqa: 
     assert record["status"] == "READY"
     assert [m["role"] for m in record["masters"]] == ["master"] * 3, "the control plane"
     assert [w["role"] for w in record["workers"]] == ["worker"] * 2
+    assert len({m["availability_zone"] for m in record["masters"]}) == 3, "one zone per master"
     table = kubectl_nodes(state, "ha-ready")
     assert table.count(" Ready ") == 5, table
     # Verify passed only with every master a dqlite voter: its output says so.

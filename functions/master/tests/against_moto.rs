@@ -120,6 +120,32 @@ async fn three_masters_for_ha() {
             "master-ha-master-2"
         ]
     );
+    // One zone per master: the quorum survives a zone.
+    let zones: Vec<_> = out
+        .nodes
+        .iter()
+        .map(|n| n.availability_zone.clone().unwrap())
+        .collect();
+    let expected: Vec<_> = network
+        .subnets
+        .iter()
+        .map(|s| s.availability_zone.clone())
+        .collect();
+    assert_eq!(zones, expected);
+    for node in &out.nodes {
+        let instance = describe(&aws, &node.instance_id).await;
+        let subnet = network
+            .subnets
+            .iter()
+            .find(|s| Some(s.availability_zone.as_str()) == node.availability_zone.as_deref())
+            .unwrap();
+        assert_eq!(instance.subnet_id(), Some(subnet.subnet_id.as_str()));
+    }
+    let again: LaunchOutput =
+        mec_master::handle(&aws, &settings, launch_input(&spec, "r", &network))
+            .await
+            .unwrap();
+    assert_eq!(out, again, "a retry launches nothing");
 }
 
 #[tokio::test]

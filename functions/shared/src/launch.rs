@@ -82,7 +82,7 @@ pub async fn ensure_nodes(
         let mut free = free_indexes(&instances, count);
         while !free.is_empty() {
             let batch: Vec<u32> = free
-                .drain(..free.len().min(settings.launch_batch_size as usize))
+                .drain(..free.len().min(batch_size(settings, request.role)))
                 .collect();
             let launched = launch_with_fallback(aws, request, &image, profile, &batch).await?;
             for (instance, index) in launched.into_iter().zip(batch.iter()) {
@@ -112,6 +112,27 @@ pub async fn ensure_nodes(
         .filter(|i| i.index < count)
         .map(|i| to_node(environment, request.role, i))
         .collect())
+}
+
+/// Masters launch one per call, so that each can start in a zone of its own (see
+/// [`placements_for`]); workers in batches of `launch_batch_size`.
+fn batch_size(settings: &Settings, role: Role) -> usize {
+    match role {
+        Role::Master => 1,
+        _ => settings.launch_batch_size.max(1) as usize,
+    }
+}
+
+/// The zones a batch tries, in order. Workers start in the primary zone; master `i` starts in
+/// zone `i` (mod the zone count), which spreads an HA control plane over three zones, so that
+/// the dqlite quorum survives the loss of one. Every zone stays a fallback for every node.
+pub fn placements_for(network: &Network, role: Role, first_index: u32) -> Vec<Subnet> {
+    let mut placements = network.placements();
+    if role == Role::Master && !placements.is_empty() {
+        let shift = first_index as usize % placements.len();
+        placements.rotate_left(shift);
+    }
+    placements
 }
 
 /// An instance and the node index it carries (or was just given).
@@ -356,7 +377,8 @@ async fn launch_with_fallback(
     let markets = markets(request.role, request.spec.spot);
     let mut attempt = 0u32;
     let mut refused = Vec::new();
-    'zones: for placement in request.network.placements() {
+    let first = indexes.first().copied().unwrap_or(0);
+    'zones: for placement in placements_for(request.network, request.role, first) {
         for market in &markets {
             let target = Target {
                 subnet: &placement,
@@ -547,6 +569,43 @@ mod tests {
         assert_eq!(free_indexes(&existing, 5), vec![1, 3, 4]);
         assert_eq!(free_indexes(&[], 3), vec![0, 1, 2]);
         assert!(free_indexes(&[indexed(0)], 1).is_empty());
+    }
+
+    #[test]
+    fn masters_start_in_zones_of_their_own() {
+        let subnet = |id: &str, az: &str| Subnet {
+            subnet_id: id.into(),
+            availability_zone: az.into(),
+        };
+        let network = Network {
+            vpc_id: "vpc-1".into(),
+            subnet_id: "subnet-a".into(),
+            availability_zone: "az-a".into(),
+            internet_gateway_id: "igw-1".into(),
+            route_table_id: "rtb-1".into(),
+            security_group_id: "sg-1".into(),
+            subnets: vec![
+                subnet("subnet-a", "az-a"),
+                subnet("subnet-b", "az-b"),
+                subnet("subnet-c", "az-c"),
+            ],
+        };
+        let zones = |role, index| -> Vec<String> {
+            placements_for(&network, role, index)
+                .into_iter()
+                .map(|s| s.availability_zone)
+                .collect()
+        };
+        assert_eq!(zones(Role::Master, 0), ["az-a", "az-b", "az-c"]);
+        assert_eq!(zones(Role::Master, 1), ["az-b", "az-c", "az-a"]);
+        assert_eq!(zones(Role::Master, 2), ["az-c", "az-a", "az-b"]);
+        assert_eq!(zones(Role::Master, 3), ["az-a", "az-b", "az-c"]);
+        assert_eq!(zones(Role::Worker, 2), ["az-a", "az-b", "az-c"]);
+        let single = Network {
+            subnets: vec![],
+            ..network.clone()
+        };
+        assert_eq!(placements_for(&single, Role::Master, 2).len(), 1);
     }
 
     #[test]
