@@ -72,6 +72,16 @@ def is_worker(ctx: Context) -> bool:
     return (ctx.root / CLUSTERED_LOCK).is_file()
 
 
+# dqlite keeps three voters and two standbys; further control-plane nodes are spares.
+VOTERS, STANDBYS = 3, 2
+
+
+def dqlite_members(state: dict[str, Any], cluster: str) -> list[dict[str, Any]]:
+    """The cluster's control-plane nodes in the order they joined dqlite (the founder first)."""
+    control = [n for _, n in members(state, cluster) if n["role"] == "control-plane"]
+    return sorted(control, key=lambda n: n.get("joined_at") or 0.0)
+
+
 def members(state: dict[str, Any], cluster: str) -> list[tuple[str, dict[str, Any]]]:
     return sorted(
         ((i, n) for i, n in state["nodes"].items() if n["installed"] and n["cluster"] == cluster),
@@ -98,12 +108,15 @@ def status(ctx: Context, args: list[str]) -> int:
         time.sleep(0.05)
         s = ctx.read()
     node = s["nodes"][ctx.instance_id]
-    control = [n for _, n in members(s, node["cluster"]) if n["role"] == "control-plane"]
-    addresses = " ".join(f"{n['private_ip']}:19001" for n in control) if len(control) > 1 \
+    control = dqlite_members(s, node["cluster"])
+    voters, standbys = control[:VOTERS], control[VOTERS:VOTERS + STANDBYS]
+    # MicroK8s' format: a lone node lists its loopback datastore.
+    addresses = " ".join(f"{n['private_ip']}:19001" for n in voters) if len(control) > 1 \
         else "127.0.0.1:19001"
+    standby = " ".join(f"{n['private_ip']}:19001" for n in standbys) or "none"
     ctx.out("microk8s is running")
-    ctx.out(f"high-availability: {'yes' if len(control) >= 3 else 'no'}")
-    ctx.out(f"  datastore master nodes: {addresses}\n  datastore standby nodes: none")
+    ctx.out(f"high-availability: {'yes' if len(voters) >= VOTERS else 'no'}")
+    ctx.out(f"  datastore master nodes: {addresses}\n  datastore standby nodes: {standby}")
     ctx.out("addons:\n  enabled:")
     for addon in sorted(s["addons"].get(node["cluster"], [])):
         ctx.out(f"    {addon}")
@@ -204,6 +217,17 @@ def check_join(s: dict[str, Any], me_id: str, hostname: str, addr: str, port: in
     return target_id, target
 
 
+def claim_dqlite_change(s: dict[str, Any], cluster: str) -> None:
+    """dqlite takes one membership change at a time: a control-plane join while another is in
+    flight is refused (the join script retries; mec sends control-plane joins one at a time)."""
+    changes = s.setdefault("dqlite_changes", {})
+    until = changes.get(cluster)
+    if until is not None and time.time() < until:
+        raise JoinRefused("Connection failed. Another node is joining the datastore; a dqlite "
+                          "membership change is in progress (503).")
+    changes[cluster] = time.time() + 60.0 * s["time_scale"] + s["latency"]["join_seconds"] * s["time_scale"]
+
+
 def join(ctx: Context, args: list[str]) -> int:
     positional = [a for a in args if not a.startswith("--")]
     worker = "--worker" in args
@@ -216,6 +240,8 @@ def join(ctx: Context, args: list[str]) -> int:
         # Caught inside the lock: a refused join still writes the state (a consumed token).
         try:
             target_id, _ = check_join(s, ctx.instance_id, hostname, addr, int(port), token)
+            if not worker:
+                claim_dqlite_change(s, s["nodes"][target_id]["cluster"])
         except JoinRefused as e:
             refused = str(e)
         else:
@@ -225,12 +251,14 @@ def join(ctx: Context, args: list[str]) -> int:
         return ctx.error(refused)
     scaled_sleep(delay)
     with ctx.lock() as s:
+        if not worker:
+            s.setdefault("dqlite_changes", {}).pop(s["nodes"][target_id]["cluster"], None)
         me = s["nodes"][ctx.instance_id]
         s["addons"].pop(me["cluster"], None)  # its own one-node cluster is gone
         me["cluster"] = s["nodes"][target_id]["cluster"]
         me["role"] = "worker" if worker else "control-plane"
         me["joined_at"] = time.time()
-        control = [n for _, n in members(s, me["cluster"]) if n["role"] == "control-plane"]
+        control = dqlite_members(s, me["cluster"])
     if worker:
         lock = ctx.root / CLUSTERED_LOCK
         lock.parent.mkdir(parents=True, exist_ok=True)
@@ -240,7 +268,9 @@ def join(ctx: Context, args: list[str]) -> int:
                 "seconds.\n\nThis worker node gets automatically configured with the API server "
                 "endpoints.")
     else:
-        body = "".join(f"- Address: {n['private_ip']}:19001\n  ID: {k + 1}\n  Role: 0\n"
+        # dqlite roles: 0 voter, 1 standby, 2 spare.
+        body = "".join(f"- Address: {n['private_ip']}:19001\n  ID: {k + 1}\n"
+                       f"  Role: {0 if k < VOTERS else 1 if k < VOTERS + STANDBYS else 2}\n"
                        for k, n in enumerate(control))
         for n in control:
             path = Path(n["root"]) / DQLITE_CLUSTER

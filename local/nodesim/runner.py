@@ -104,8 +104,11 @@ def run_command(
     nodes: Sequence[Node],
     resolve_secure: document.Resolver,
     timeout: float | None = None,
+    max_concurrency: int | None = None,
 ) -> list[Result]:
     """SendCommand + wait: one Result per node, in the order of `nodes`.
+
+    `max_concurrency` (SendCommand's MaxConcurrency) bounds how many nodes run at once.
 
     Raises document.InvalidParameters (as SendCommand would) before anything runs. The
     document's timeoutSeconds applies unless `timeout` overrides it.
@@ -122,5 +125,6 @@ def run_command(
 
     if not nodes:
         return []
-    with ThreadPoolExecutor(max_workers=min(len(nodes), 64)) as pool:
+    workers = min(len(nodes), 64, max_concurrency or 64)
+    with ThreadPoolExecutor(max_workers=max(workers, 1)) as pool:
         return list(pool.map(one, nodes))

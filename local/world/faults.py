@@ -9,6 +9,10 @@ test (or a person) can change them while the world runs.
       "fail_install": ["lab-1-worker-1"],          # the install document fails on these nodes
       "never_ready": ["lab-1-worker-1"],           # joined, but never Ready on the master
       "closed_ports": [25000],                     # the cluster's security group lacks these ports
+      "capacity": {"spot": true, "on_demand": false,   # RunInstances answers "no capacity" for
+                   "azs": ["us-east-1a"]},             #   these markets in these zones (empty or
+                                                   #   absent azs: every zone); "code" overrides
+                                                   #   the error (e.g. MaxSpotInstanceCountExceeded)
       "registration_seconds": 0,                   # SSM agent registration latency
       "install_seconds": 0, "join_seconds": 0,     # MicroK8s install and join latencies
       "time_scale": 0.01                           # the scripts' own sleeps, scaled
@@ -35,6 +39,7 @@ DEFAULTS: dict[str, Any] = {
     "fail_install": [],
     "never_ready": [],
     "closed_ports": [],
+    "capacity": {},
     "registration_seconds": 0.0,
     "install_seconds": 0.0,
     "join_seconds": 0.0,
@@ -69,6 +74,36 @@ def _error(response: BaseResponse, status: int, code: str, message: str) -> tupl
     return status, {"status": str(status), "content-type": "text/xml"}, body
 
 
+def _capacity_error(response: BaseResponse, capacity: dict[str, Any]) -> tuple[int, dict[str, str], str] | None:
+    """EC2's answer when `capacity` says the requested market has nothing in the requested zone."""
+    def param(name: str) -> str:
+        return (response.querystring.get(name) or [""])[0]
+
+    spot = param("InstanceMarketOptions.MarketType").lower() == "spot"
+    if not capacity.get("spot" if spot else "on_demand", False):
+        return None
+    zone = param("Placement.AvailabilityZone")
+    subnet_id = param("SubnetId")
+    if not zone and subnet_id:
+        from moto.ec2.models import ec2_backends
+
+        try:
+            zone = ec2_backends[response.current_account][response.region].get_subnet(subnet_id).availability_zone
+        except Exception:  # noqa: BLE001 - an unknown subnet is moto's error to give
+            return None
+    zones = capacity.get("azs") or []
+    if zones and zone not in zones:
+        return None
+    code = capacity.get("code") or "InsufficientInstanceCapacity"
+    if spot:
+        message = "There is no Spot capacity available that matches your request."
+    else:
+        message = (f"We currently do not have sufficient {param('InstanceType')} capacity "
+                   f"in the Availability Zone you requested ({zone}).")
+    # EC2 lists the Insufficient* codes among its server errors.
+    return _error(response, 500 if code.startswith("Insufficient") else 400, code, message + " (injected)")
+
+
 def install(faults: Faults) -> None:
     """Wraps every moto service's action dispatch with the configured faults."""
     original = BaseResponse.call_action
@@ -80,6 +115,10 @@ def install(faults: Faults) -> None:
             action = self._get_action()
             if action in now["fail_operations"]:
                 return _error(self, 400, now["fail_operations"][action], f"{action} refused (injected fault)")
+            if action == "RunInstances" and now["capacity"]:
+                refused = _capacity_error(self, now["capacity"])
+                if refused is not None:
+                    return refused
             if now["aws_error_rate"] and faults.roll(now["aws_error_rate"]):
                 if faults.roll(0.5):
                     throttling = "ThrottlingException" if self.headers.get("X-Amz-Target") else "RequestLimitExceeded"

@@ -179,8 +179,15 @@ class RunCommand:
                 raise KeyError(name)
             return parameter.decrypt(parameter.value) or ""
 
+        # MaxConcurrency: a count, or a percentage of the targets (SSM's two forms).
+        limit = str(response._get_param("MaxConcurrency") or "50")
+        if limit.endswith("%"):
+            concurrency = max(1, len(instance_ids) * int(limit[:-1] or "100") // 100)
+        else:
+            concurrency = max(1, int(limit)) if limit.isdigit() else 50
+
         def run() -> None:
-            results = nodesim.run_command(path, parameters, nodes, resolve)
+            results = nodesim.run_command(path, parameters, nodes, resolve, max_concurrency=concurrency)
             with self.lock:
                 for result in results:
                     command["invocations"][result.instance_id] = {

@@ -49,6 +49,7 @@ SAMPLES = {
     "addons": "dns,hostpath-storage",
     "region": "eu-west-1",
     "expectedNodes": "lab-1-master-0,lab-1-worker-0",
+    "controlPlane": "10.42.0.10,10.42.0.11,10.42.0.12",
     "action": "join",
     "asWorker": "true",
     "addons": "dns,hostpath-storage",

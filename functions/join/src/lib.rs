@@ -32,6 +32,7 @@ pub const DOCUMENT_PARAMETERS: &[&str] = &[
     "masterAddress",
     "asWorker",
     "expectedNodes",
+    "controlPlane",
     "verifyTimeout",
     "addons",
     "kubeconfigParameter",
@@ -189,13 +190,22 @@ async fn send(
     parameters: BTreeMap<&str, String>,
     nodes: &[Node],
 ) -> Result<Vec<CommandRef>, MecError> {
-    let request = CommandRequest {
+    let request = command_request(settings, spec, phase, parameters);
+    commands::send(aws, settings, &request, nodes).await
+}
+
+fn command_request<'a>(
+    settings: &'a Settings,
+    spec: &EnvironmentSpec,
+    phase: JoinPhase,
+    parameters: BTreeMap<&'a str, String>,
+) -> CommandRequest<'a> {
+    CommandRequest {
         document: &settings.join_document,
         parameters,
         comment: format!("mec {} join {}", spec.name, phase.as_str()),
         delivery_timeout_seconds: 300,
-    };
-    commands::send(aws, settings, &request, nodes).await
+    }
 }
 
 /// Stores a new token (a new one per attempt: a failed join may consume a token) and has the
@@ -238,7 +248,9 @@ async fn mint(aws: &Aws, settings: &Settings, input: &JoinInput) -> Result<JoinS
 }
 
 /// Joins the workers (`--worker`) and the other masters (control plane) to the first master's
-/// private address.
+/// private address. Control-plane joins run one at a time: each changes the dqlite membership,
+/// and dqlite takes one configuration change at a time. Workers (no dqlite) join all at once;
+/// the token has a TTL, so it serves every join.
 async fn join(aws: &Aws, settings: &Settings, input: &JoinInput) -> Result<JoinSent, MecError> {
     let master = first_master(input);
     let address = master
@@ -246,7 +258,7 @@ async fn join(aws: &Aws, settings: &Settings, input: &JoinInput) -> Result<JoinS
         .clone()
         .ok_or_else(|| MecError::NodesNotReady(format!("{} has no private IP yet", master.name)))?;
     let mut commands = Vec::new();
-    let groups = [(&input.masters[1..], "false"), (&input.workers[..], "true")];
+    let groups = [(&input.masters[1..], false), (&input.workers[..], true)];
     for (nodes, as_worker) in groups {
         if nodes.is_empty() {
             continue;
@@ -255,17 +267,13 @@ async fn join(aws: &Aws, settings: &Settings, input: &JoinInput) -> Result<JoinS
         parameters.insert("token", token_reference(&input.spec.name));
         parameters.insert("masterAddress", address.clone());
         parameters.insert("asWorker", as_worker.to_string());
-        commands.extend(
-            send(
-                aws,
-                settings,
-                &input.spec,
-                JoinPhase::Join,
-                parameters,
-                nodes,
-            )
-            .await?,
-        );
+        let request = command_request(settings, &input.spec, JoinPhase::Join, parameters);
+        let sent = if as_worker {
+            commands::send(aws, settings, &request, nodes).await?
+        } else {
+            commands::send_one_at_a_time(aws, settings, &request, nodes).await?
+        };
+        commands.extend(sent);
     }
     info!(
         master = master.name,
@@ -291,6 +299,9 @@ async fn verify(aws: &Aws, settings: &Settings, input: &JoinInput) -> Result<Joi
     }
     let mut parameters = base_parameters(settings, JoinPhase::Verify);
     parameters.insert("expectedNodes", expected_names(input).join(","));
+    if input.masters.len() > 1 {
+        parameters.insert("controlPlane", control_plane_addresses(input)?.join(","));
+    }
     parameters.insert("verifyTimeout", VERIFY_TIMEOUT_SECONDS.to_string());
     let commands = send(
         aws,
@@ -367,6 +378,19 @@ async fn publish(aws: &Aws, settings: &Settings, input: &JoinInput) -> Result<Jo
     })
 }
 
+/// The private addresses every master must have in the dqlite datastore (HA verify).
+fn control_plane_addresses(input: &JoinInput) -> Result<Vec<String>, MecError> {
+    input
+        .masters
+        .iter()
+        .map(|m| {
+            m.private_ip
+                .clone()
+                .ok_or_else(|| MecError::NodesNotReady(format!("{} has no private IP yet", m.name)))
+        })
+        .collect()
+}
+
 fn expected_names(input: &JoinInput) -> Vec<String> {
     input
         .masters
@@ -434,6 +458,12 @@ async fn status(
                 .unwrap_or_default(),
         };
         ready_nodes = ready_from_verify_output(&output);
+        if input.masters.len() > 1 && !high_availability_in_verify_output(&output) {
+            return Err(MecError::NodesNotReady(format!(
+                "the master does not report high availability with all {} control-plane nodes",
+                input.masters.len()
+            )));
+        }
         let missing: Vec<String> = expected_names(input)
             .into_iter()
             .filter(|n| !ready_nodes.contains(n))
@@ -479,6 +509,14 @@ pub fn ready_from_verify_output(output: &str) -> Vec<String> {
         .collect()
 }
 
+/// True when the verify script printed `high-availability yes` (an HA verify found every
+/// control-plane address among the dqlite voters).
+pub fn high_availability_in_verify_output(output: &str) -> bool {
+    output
+        .lines()
+        .any(|line| line.split_whitespace().eq(["high-availability", "yes"]))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -507,5 +545,18 @@ mod tests {
             vec!["lab-1-master-0", "lab-1-worker-1"]
         );
         assert!(ready_from_verify_output("node x Ready extra").is_empty());
+    }
+
+    #[test]
+    fn high_availability_parsing() {
+        let out = "node a Ready\nready 1/1\ncontrol-plane 10.0.0.1 voter\nhigh-availability yes\n";
+        assert!(high_availability_in_verify_output(out));
+        assert!(!high_availability_in_verify_output(
+            "high-availability no\n"
+        ));
+        assert!(!high_availability_in_verify_output(
+            "high-availability: yes\n"
+        ));
+        assert!(!high_availability_in_verify_output(""));
     }
 }

@@ -325,3 +325,95 @@ fn the_document_declares_exactly_the_parameters_the_step_sends() {
     sent.sort();
     assert_eq!(mec_testkit::document_parameters(&path), sent);
 }
+
+#[tokio::test]
+async fn control_plane_joins_run_one_at_a_time_and_workers_all_at_once() {
+    let masters: Vec<Node> = (0..3).map(|i| node(Role::Master, i)).collect();
+    let workers: Vec<Node> = (0..2).map(|i| node(Role::Worker, i)).collect();
+    // (asWorker, MaxConcurrency) of each SendCommand.
+    type Seen = Arc<Mutex<Vec<(String, Option<String>)>>>;
+    let seen: Seen = Arc::default();
+    let record = seen.clone();
+    let send = mock!(aws_sdk_ssm::Client::send_command)
+        .match_requests(move |req| {
+            let params = req.parameters().cloned().unwrap_or_default();
+            record.lock().unwrap().push((
+                param(&params, "asWorker"),
+                req.max_concurrency().map(str::to_string),
+            ));
+            true
+        })
+        .sequence()
+        .output(|| {
+            SendCommandOutput::builder()
+                .command(Command::builder().command_id("cmd-join").build())
+                .build()
+        })
+        .repeatedly()
+        .build();
+    let aws = mocks::aws(&[], &[&send]);
+    mec_join::handle(
+        &aws,
+        &Settings::default(),
+        input("join", &masters, &workers),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        *seen.lock().unwrap(),
+        vec![
+            ("false".to_string(), Some("1".to_string())),
+            ("true".to_string(), None)
+        ]
+    );
+}
+
+#[tokio::test]
+async fn ha_verify_names_the_control_plane_and_requires_high_availability() {
+    let masters: Vec<Node> = (0..3).map(|i| node(Role::Master, i)).collect();
+    let workers = vec![node(Role::Worker, 0)];
+    let delete = mock!(aws_sdk_ssm::Client::delete_parameter)
+        .then_output(|| DeleteParameterOutput::builder().build());
+    let sent: Sent = Arc::default();
+    let send = send_recorder(&sent);
+    let aws = mocks::aws(&[], &[&delete, &send]);
+    mec_join::handle(
+        &aws,
+        &Settings::default(),
+        input("verify", &masters, &workers),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        param(&sent.lock().unwrap()[0].1, "controlPlane"),
+        "10.42.0.10,10.42.0.11,10.42.0.12"
+    );
+
+    let ready = "node mock-env-master-0 Ready\nnode mock-env-master-1 Ready\nnode mock-env-master-2 Ready\nnode mock-env-worker-0 Ready\nready 4/4\n";
+    let with_ha = "node mock-env-master-0 Ready\nnode mock-env-master-1 Ready\nnode mock-env-master-2 Ready\nnode mock-env-worker-0 Ready\nready 4/4\ncontrol-plane 10.42.0.10 voter\nhigh-availability yes\n";
+    let listed = verify_result(&masters[0], CommandInvocationStatus::Success, ready);
+    let full = verify_output(with_ha);
+    let aws = mocks::aws(&[], &[&listed, &full]);
+    let out = mec_join::handle(
+        &aws,
+        &Settings::default(),
+        status_input(&masters, &workers, "verify"),
+    )
+    .await
+    .unwrap();
+    assert!(matches!(out, JoinOutput::Progress(p) if p.done));
+
+    // Every node Ready but no HA reported: not done.
+    let listed = verify_result(&masters[0], CommandInvocationStatus::Success, ready);
+    let full = verify_output(ready);
+    let aws = mocks::aws(&[], &[&listed, &full]);
+    let err = mec_join::handle(
+        &aws,
+        &Settings::default(),
+        status_input(&masters, &workers, "verify"),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(err.error_type(), "NodesNotReady");
+    assert!(err.to_string().contains("high availability"), "{err}");
+}

@@ -120,6 +120,32 @@ async fn three_masters_for_ha() {
             "master-ha-master-2"
         ]
     );
+    // One zone per master: the quorum survives a zone.
+    let zones: Vec<_> = out
+        .nodes
+        .iter()
+        .map(|n| n.availability_zone.clone().unwrap())
+        .collect();
+    let expected: Vec<_> = network
+        .subnets
+        .iter()
+        .map(|s| s.availability_zone.clone())
+        .collect();
+    assert_eq!(zones, expected);
+    for node in &out.nodes {
+        let instance = describe(&aws, &node.instance_id).await;
+        let subnet = network
+            .subnets
+            .iter()
+            .find(|s| Some(s.availability_zone.as_str()) == node.availability_zone.as_deref())
+            .unwrap();
+        assert_eq!(instance.subnet_id(), Some(subnet.subnet_id.as_str()));
+    }
+    let again: LaunchOutput =
+        mec_master::handle(&aws, &settings, launch_input(&spec, "r", &network))
+            .await
+            .unwrap();
+    assert_eq!(out, again, "a retry launches nothing");
 }
 
 #[tokio::test]
@@ -192,5 +218,121 @@ async fn bad_input_is_refused_before_any_aws_call() {
             "{input}: {err}"
         );
         assert!(err.to_string().contains(field), "{input}: {err}");
+    }
+}
+
+/// Masters and workers of different architectures each get their own architecture's AMI, from
+/// the parameter of that architecture.
+#[tokio::test]
+async fn each_role_gets_the_ami_of_its_instance_types_architecture() {
+    let moto = Moto::start();
+    moto.create_instance_profile(INSTANCE_PROFILE);
+    let aws = moto.aws();
+    let images = aws.ec2.describe_images().send().await.unwrap();
+    let ids: Vec<String> = images
+        .images()
+        .iter()
+        .filter(|i| i.root_device_name() == Some("/dev/sda1"))
+        .filter_map(|i| i.image_id().map(str::to_string))
+        .take(2)
+        .collect();
+    let (x86_ami, arm_ami) = (ids[0].clone(), ids[1].clone());
+    for (name, value) in [("/test/ami/amd64", &x86_ami), ("/test/ami/arm64", &arm_ami)] {
+        aws.ssm
+            .put_parameter()
+            .name(name)
+            .value(value)
+            .r#type(aws_sdk_ssm::types::ParameterType::String)
+            .send()
+            .await
+            .unwrap();
+    }
+    let settings = mec_shared::Settings {
+        node_instance_profile: Some(INSTANCE_PROFILE.into()),
+        ami_override: None,
+        ami_parameter_arm64: "/test/ami/arm64".into(),
+        ami_parameter_x86_64: "/test/ami/amd64".into(),
+        ..mec_shared::Settings::default()
+    };
+    for (env, master_type, worker_type) in [
+        ("arch-mixed", "t3.medium", "t4g.medium"),
+        ("arch-flip", "m7g.large", "c5.large"),
+    ] {
+        let mut spec = spec(env, 2);
+        spec.instance_type = master_type.into();
+        spec.worker_instance_type = worker_type.into();
+        spec.addons = vec![];
+        let network: Network = mec_network::handle(&aws, json!({"spec": spec, "run_id": "r"}))
+            .await
+            .unwrap();
+        let input = launch_input(&spec, "r", &network);
+        let masters: LaunchOutput = mec_master::handle(&aws, &settings, input.clone())
+            .await
+            .unwrap();
+        let workers =
+            mec_shared::launch::handle_launch(&aws, &settings, Role::Worker, input.clone())
+                .await
+                .unwrap();
+        let expected = |t: &str| {
+            if t.contains("g.") {
+                arm_ami.clone()
+            } else {
+                x86_ami.clone()
+            }
+        };
+        for (nodes, instance_type) in [(&masters.nodes, master_type), (&workers.nodes, worker_type)]
+        {
+            assert!(!nodes.is_empty());
+            for node in nodes {
+                let instance = describe(&aws, &node.instance_id).await;
+                assert_eq!(
+                    instance.instance_type().map(|t| t.as_str()),
+                    Some(instance_type)
+                );
+                assert_eq!(
+                    instance.image_id(),
+                    Some(expected(instance_type).as_str()),
+                    "{env}: {} ({instance_type})",
+                    node.name
+                );
+            }
+        }
+    }
+}
+
+/// Spot workers in the emulator (which always has capacity) stay spot, and say so.
+#[tokio::test]
+async fn spot_workers_are_recorded_as_spot_and_masters_as_on_demand() {
+    let moto = Moto::start();
+    moto.create_instance_profile(INSTANCE_PROFILE);
+    let aws = moto.aws();
+    let settings = settings(&aws).await;
+    let mut spec = spec("spot-rec", 2);
+    spec.spot = true;
+    let network: Network = mec_network::handle(&aws, json!({"spec": spec, "run_id": "r"}))
+        .await
+        .unwrap();
+    let input = launch_input(&spec, "r", &network);
+    let masters: LaunchOutput = mec_master::handle(&aws, &settings, input.clone())
+        .await
+        .unwrap();
+    let workers = mec_shared::launch::handle_launch(&aws, &settings, Role::Worker, input.clone())
+        .await
+        .unwrap();
+    let again = mec_shared::launch::handle_launch(&aws, &settings, Role::Worker, input)
+        .await
+        .unwrap();
+    assert_eq!(workers, again, "a retry finds the same workers");
+    use mec_shared::model::Market;
+    assert_eq!(masters.nodes[0].market, Some(Market::OnDemand));
+    for node in &workers.nodes {
+        assert_eq!(node.market, Some(Market::Spot));
+        assert_eq!(
+            node.availability_zone.as_deref(),
+            Some(network.availability_zone.as_str())
+        );
+        let instance = describe(&aws, &node.instance_id).await;
+        assert_eq!(tags::value_of(instance.tags(), tags::MARKET), Some("spot"));
+        assert_eq!(instance.subnet_id(), Some(network.subnet_id.as_str()));
     }
 }

@@ -1,5 +1,6 @@
-//! The network step: the environment's VPC, public subnet, internet gateway, route table and
-//! cluster security group. Each piece is looked up by tag first and created only when missing,
+//! The network step: the environment's VPC, public subnets (one per availability zone that
+//! offers the spec's instance types, up to [`MAX_ZONES`]: launches fall back to the next zone
+//! when one has no capacity), internet gateway, route table and cluster security group. Each piece is looked up by tag first and created only when missing,
 //! so the step can run again after any failure.
 
 use std::collections::BTreeSet;
@@ -9,7 +10,7 @@ use aws_sdk_ec2::types::{
     UserIdGroupPair,
 };
 use mec_shared::cidr::Ipv4Cidr;
-use mec_shared::model::{validate_run_id, Network};
+use mec_shared::model::{validate_run_id, Network, Subnet};
 use mec_shared::tags::{self, Role};
 use mec_shared::{Aws, EnvironmentSpec, MecError};
 use serde::Deserialize;
@@ -28,6 +29,8 @@ pub const CLUSTER_PORTS: &[(&str, i32)] = &[
     ("udp", 4789),  // Calico VXLAN
 ];
 pub const API_PORT: i32 = 16443;
+/// Most availability zones an environment gets a subnet in: the primary and two to fall back to.
+pub const MAX_ZONES: usize = 3;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -47,19 +50,31 @@ pub async fn handle(aws: &Aws, event: serde_json::Value) -> Result<Network, MecE
 
 pub async fn ensure_network(aws: &Aws, spec: &EnvironmentSpec) -> Result<Network, MecError> {
     let vpc_id = ensure_vpc(aws, spec).await?;
-    let (subnet_id, availability_zone) = ensure_subnet(aws, spec, &vpc_id).await?;
+    let subnets = ensure_subnets(aws, spec, &vpc_id).await?;
+    let primary = subnets
+        .first()
+        .cloned()
+        .ok_or_else(|| MecError::Configuration(format!("VPC {vpc_id} has no room for a subnet")))?;
     let internet_gateway_id = ensure_internet_gateway(aws, spec, &vpc_id).await?;
+    let subnet_ids: Vec<&str> = subnets.iter().map(|s| s.subnet_id.as_str()).collect();
     let route_table_id =
-        ensure_route_table(aws, spec, &vpc_id, &subnet_id, &internet_gateway_id).await?;
+        ensure_route_table(aws, spec, &vpc_id, &subnet_ids, &internet_gateway_id).await?;
     let security_group_id = ensure_security_group(aws, spec, &vpc_id).await?;
-    info!(vpc_id, subnet_id, availability_zone, "network ready");
+    info!(
+        vpc_id,
+        subnet_id = primary.subnet_id,
+        availability_zone = primary.availability_zone,
+        zones = subnets.len(),
+        "network ready"
+    );
     Ok(Network {
         vpc_id,
-        subnet_id,
-        availability_zone,
+        subnet_id: primary.subnet_id,
+        availability_zone: primary.availability_zone,
         internet_gateway_id,
         route_table_id,
         security_group_id,
+        subnets,
     })
 }
 
@@ -134,11 +149,15 @@ async fn ensure_vpc(aws: &Aws, spec: &EnvironmentSpec) -> Result<String, MecErro
     Ok(vpc_id)
 }
 
-async fn ensure_subnet(
+/// One public subnet per zone of [`choose_availability_zones`] (as many as the VPC has room for),
+/// the primary first. Existing subnets are kept; a new one takes the lowest free block.
+async fn ensure_subnets(
     aws: &Aws,
     spec: &EnvironmentSpec,
     vpc_id: &str,
-) -> Result<(String, String), MecError> {
+) -> Result<Vec<Subnet>, MecError> {
+    let vpc_cidr = Ipv4Cidr::parse(&spec.vpc_cidr)
+        .map_err(|rule| MecError::invalid_spec("vpc_cidr", &rule))?;
     let found = aws
         .ec2
         .describe_subnets()
@@ -147,51 +166,82 @@ async fn ensure_subnet(
         .send()
         .await
         .map_err(|e| MecError::from_sdk("DescribeSubnets", e))?;
-    let (subnet_id, az) = match found.subnets().first() {
-        Some(subnet) => (
-            subnet.subnet_id().unwrap_or_default().to_string(),
-            subnet.availability_zone().unwrap_or_default().to_string(),
-        ),
-        None => {
-            let az = choose_availability_zone(aws, spec).await?;
-            let cidr = Ipv4Cidr::parse(&spec.vpc_cidr)
-                .map_err(|rule| MecError::invalid_spec("vpc_cidr", &rule))?
-                .public_subnet();
-            let created = aws
-                .ec2
-                .create_subnet()
-                .vpc_id(vpc_id)
-                .cidr_block(cidr.to_string())
-                .availability_zone(&az)
-                .tag_specifications(tags::specification(
-                    ResourceType::Subnet,
-                    name_tags(spec, "public"),
-                ))
-                .send()
-                .await
-                .map_err(|e| MecError::from_sdk("CreateSubnet", e))?;
-            let id = created
-                .subnet()
-                .and_then(|s| s.subnet_id())
-                .unwrap_or_default()
-                .to_string();
-            info!(subnet_id = id, cidr = %cidr, availability_zone = az, "created subnet");
-            (id, az)
+    // The primary is the first subnet created: the one in the VPC's lowest block.
+    let mut existing: Vec<(Ipv4Cidr, Subnet)> = found
+        .subnets()
+        .iter()
+        .filter_map(|s| {
+            let cidr = Ipv4Cidr::parse(s.cidr_block()?).ok()?;
+            let subnet = Subnet {
+                subnet_id: s.subnet_id()?.to_string(),
+                availability_zone: s.availability_zone().unwrap_or_default().to_string(),
+            };
+            Some((cidr, subnet))
+        })
+        .collect();
+    existing.sort_by_key(|(cidr, _)| cidr.address());
+    let zones = choose_availability_zones(aws, spec).await?;
+    for az in zones.iter().take(MAX_ZONES) {
+        if existing.iter().any(|(_, s)| &s.availability_zone == az) {
+            continue;
         }
-    };
-    aws.ec2
-        .modify_subnet_attribute()
-        .subnet_id(&subnet_id)
-        .map_public_ip_on_launch(AttributeBooleanValue::builder().value(true).build())
-        .send()
-        .await
-        .map_err(|e| MecError::from_sdk("ModifySubnetAttribute", e))?;
-    Ok((subnet_id, az))
+        let Some(block) = vpc_cidr
+            .subnet_blocks()
+            .into_iter()
+            .find(|b| !existing.iter().any(|(c, _)| c.overlaps(b)))
+        else {
+            break; // a small VPC holds fewer zones
+        };
+        let name = if existing.is_empty() {
+            "public".to_string()
+        } else {
+            format!("public-{az}")
+        };
+        let created = aws
+            .ec2
+            .create_subnet()
+            .vpc_id(vpc_id)
+            .cidr_block(block.to_string())
+            .availability_zone(az)
+            .tag_specifications(tags::specification(
+                ResourceType::Subnet,
+                name_tags(spec, &name),
+            ))
+            .send()
+            .await
+            .map_err(|e| MecError::from_sdk("CreateSubnet", e))?;
+        let id = created
+            .subnet()
+            .and_then(|s| s.subnet_id())
+            .unwrap_or_default()
+            .to_string();
+        info!(subnet_id = id, cidr = %block, availability_zone = az, "created subnet");
+        existing.push((
+            block,
+            Subnet {
+                subnet_id: id,
+                availability_zone: az.clone(),
+            },
+        ));
+    }
+    for (_, subnet) in &existing {
+        aws.ec2
+            .modify_subnet_attribute()
+            .subnet_id(&subnet.subnet_id)
+            .map_public_ip_on_launch(AttributeBooleanValue::builder().value(true).build())
+            .send()
+            .await
+            .map_err(|e| MecError::from_sdk("ModifySubnetAttribute", e))?;
+    }
+    Ok(existing.into_iter().map(|(_, s)| s).collect())
 }
 
-/// The first availability zone (by name, so the choice is stable) that offers every instance
-/// type of the spec.
-async fn choose_availability_zone(aws: &Aws, spec: &EnvironmentSpec) -> Result<String, MecError> {
+/// Every availability zone (by name, so the choice is stable) that offers every instance type
+/// of the spec.
+async fn choose_availability_zones(
+    aws: &Aws,
+    spec: &EnvironmentSpec,
+) -> Result<Vec<String>, MecError> {
     let wanted: BTreeSet<&str> = [
         spec.instance_type.as_str(),
         spec.worker_instance_type.as_str(),
@@ -218,28 +268,31 @@ async fn choose_availability_zone(aws: &Aws, spec: &EnvironmentSpec) -> Result<S
             }
         }
     }
-    pick_zone(&offers, &wanted).ok_or_else(|| {
-        MecError::invalid_spec(
+    let zones = pick_zones(&offers, &wanted);
+    if zones.is_empty() {
+        return Err(MecError::invalid_spec(
             "instance_type",
             &format!(
                 "no availability zone of this region offers {}",
                 wanted.into_iter().collect::<Vec<_>>().join(" and ")
             ),
-        )
-    })
+        ));
+    }
+    Ok(zones)
 }
 
-/// The lowest-named zone among `offers` (zone, type) that has every wanted type.
-pub fn pick_zone(offers: &[(String, String)], wanted: &BTreeSet<&str>) -> Option<String> {
+/// The zones among `offers` (zone, type) that have every wanted type, by name.
+pub fn pick_zones(offers: &[(String, String)], wanted: &BTreeSet<&str>) -> Vec<String> {
     let zones: BTreeSet<&str> = offers.iter().map(|(az, _)| az.as_str()).collect();
     zones
         .into_iter()
-        .find(|az| {
+        .filter(|az| {
             wanted
                 .iter()
                 .all(|t| offers.iter().any(|(z, ty)| z == az && ty == t))
         })
         .map(str::to_string)
+        .collect()
 }
 
 async fn ensure_internet_gateway(
@@ -295,7 +348,7 @@ async fn ensure_route_table(
     aws: &Aws,
     spec: &EnvironmentSpec,
     vpc_id: &str,
-    subnet_id: &str,
+    subnet_ids: &[&str],
     igw_id: &str,
 ) -> Result<String, MecError> {
     let found = aws
@@ -343,19 +396,21 @@ async fn ensure_route_table(
             .await
             .map_err(|e| MecError::from_sdk("CreateRoute", e))?;
     }
-    let associated = existing.as_ref().is_some_and(|t| {
-        t.associations()
-            .iter()
-            .any(|a| a.subnet_id() == Some(subnet_id))
-    });
-    if !associated {
-        aws.ec2
-            .associate_route_table()
-            .route_table_id(&table_id)
-            .subnet_id(subnet_id)
-            .send()
-            .await
-            .map_err(|e| MecError::from_sdk("AssociateRouteTable", e))?;
+    for subnet_id in subnet_ids {
+        let associated = existing.as_ref().is_some_and(|t| {
+            t.associations()
+                .iter()
+                .any(|a| a.subnet_id() == Some(*subnet_id))
+        });
+        if !associated {
+            aws.ec2
+                .associate_route_table()
+                .route_table_id(&table_id)
+                .subnet_id(*subnet_id)
+                .send()
+                .await
+                .map_err(|e| MecError::from_sdk("AssociateRouteTable", e))?;
+        }
     }
     Ok(table_id)
 }
@@ -527,10 +582,10 @@ mod tests {
             ("us-east-1a".to_string(), "m7g.large".to_string()),
         ];
         let both: BTreeSet<&str> = ["t4g.medium", "m7g.large"].into();
-        assert_eq!(pick_zone(&offers, &both).as_deref(), Some("us-east-1b"));
+        assert_eq!(pick_zones(&offers, &both), ["us-east-1b"]);
         let one: BTreeSet<&str> = ["t4g.medium"].into();
-        assert_eq!(pick_zone(&offers, &one).as_deref(), Some("us-east-1b"));
+        assert_eq!(pick_zones(&offers, &one), ["us-east-1b", "us-east-1c"]);
         let none: BTreeSet<&str> = ["x1.huge"].into();
-        assert_eq!(pick_zone(&offers, &none), None);
+        assert!(pick_zones(&offers, &none).is_empty());
     }
 }

@@ -26,14 +26,25 @@ async fn builds_the_network_once_however_often_it_runs() {
     let found = inventory::list(&aws, "net-once").await.unwrap();
     for kind in [
         ResourceKind::Vpc,
-        ResourceKind::Subnet,
         ResourceKind::InternetGateway,
         ResourceKind::RouteTable,
         ResourceKind::SecurityGroup,
     ] {
         assert_eq!(count(&found, kind), 1, "{kind:?} in {found:?}");
     }
-    assert_eq!(found.len(), 5, "{found:?}");
+    // One public subnet per zone to fall back to, the primary first.
+    assert_eq!(
+        count(&found, ResourceKind::Subnet),
+        mec_network::MAX_ZONES,
+        "{found:?}"
+    );
+    assert_eq!(found.len(), 4 + mec_network::MAX_ZONES, "{found:?}");
+    assert_eq!(first.subnets.len(), mec_network::MAX_ZONES);
+    assert_eq!(first.subnets[0].subnet_id, first.subnet_id);
+    assert_eq!(first.placements(), first.subnets);
+    let zones: std::collections::BTreeSet<_> =
+        first.subnets.iter().map(|s| &s.availability_zone).collect();
+    assert_eq!(zones.len(), mec_network::MAX_ZONES, "one subnet per zone");
 
     let ec2 = &aws.ec2;
     let vpc = ec2
@@ -87,10 +98,24 @@ async fn builds_the_network_once_however_often_it_runs() {
         .iter()
         .any(|r| r.destination_cidr_block() == Some("0.0.0.0/0")
             && r.gateway_id() == Some(first.internet_gateway_id.as_str())));
-    assert!(table
-        .associations()
-        .iter()
-        .any(|a| a.subnet_id() == Some(first.subnet_id.as_str())));
+    for subnet in &first.subnets {
+        assert!(table
+            .associations()
+            .iter()
+            .any(|a| a.subnet_id() == Some(subnet.subnet_id.as_str())));
+        let described = ec2
+            .describe_subnets()
+            .subnet_ids(&subnet.subnet_id)
+            .send()
+            .await
+            .unwrap();
+        let described = &described.subnets()[0];
+        assert_eq!(described.map_public_ip_on_launch(), Some(true));
+        assert_eq!(
+            described.availability_zone(),
+            Some(subnet.availability_zone.as_str())
+        );
+    }
 
     let igw = ec2
         .describe_internet_gateways()
@@ -203,5 +228,22 @@ async fn bad_input_is_refused_before_any_aws_call() {
         let err = mec_network::handle(&dead, input.clone()).await.unwrap_err();
         assert_eq!(err.error_type(), error_type, "{input}: {err}");
         assert!(err.to_string().contains(field), "{input}: {err}");
+    }
+}
+
+#[tokio::test]
+async fn a_small_vpc_gets_as_many_zones_as_it_has_room_for() {
+    let moto = Moto::start();
+    let aws = moto.aws();
+    for (name, cidr, zones) in [("net-24", "10.8.0.0/24", 1), ("net-23", "10.9.0.0/23", 2)] {
+        let mut spec = spec(name, 0);
+        spec.vpc_cidr = cidr.into();
+        let input = json!({"spec": spec, "run_id": "r"});
+        let first: Network = mec_network::handle(&aws, input.clone()).await.unwrap();
+        let again: Network = mec_network::handle(&aws, input).await.unwrap();
+        assert_eq!(first, again);
+        assert_eq!(first.subnets.len(), zones, "{cidr}: {first:?}");
+        let found = inventory::list(&aws, name).await.unwrap();
+        assert_eq!(count(&found, ResourceKind::Subnet), zones, "{cidr}");
     }
 }

@@ -26,6 +26,10 @@ impl Ipv4Cidr {
         Ok(Self { addr, prefix })
     }
 
+    pub fn address(&self) -> Ipv4Addr {
+        self.addr
+    }
+
     pub fn prefix(&self) -> u8 {
         self.prefix
     }
@@ -72,6 +76,25 @@ impl Ipv4Cidr {
             addr: Ipv4Addr::from(u32::from(self.addr) & base.mask()),
             prefix,
         }
+    }
+
+    /// Every block of the public subnet's size in this VPC, lowest first: the public subnet, then
+    /// the room for one more subnet per extra availability zone (none in a /24 VPC).
+    pub fn subnet_blocks(&self) -> Vec<Ipv4Cidr> {
+        let first = self.public_subnet();
+        let count = 1u32 << (first.prefix - self.prefix).min(8);
+        let step = 1u32 << (32 - u32::from(first.prefix));
+        (0..count)
+            .map(|k| Ipv4Cidr {
+                addr: Ipv4Addr::from(u32::from(first.addr).wrapping_add(k * step)),
+                prefix: first.prefix,
+            })
+            .collect()
+    }
+
+    /// True when the two blocks share an address.
+    pub fn overlaps(&self, other: &Ipv4Cidr) -> bool {
+        self.contains(other) || other.contains(self)
     }
 }
 
@@ -122,6 +145,24 @@ mod tests {
         assert!(!cidr("10.42.1.0/16").is_network_address());
         assert!(cidr("1.2.3.4/32").is_network_address());
         assert!(cidr("0.0.0.0/0").is_network_address());
+    }
+
+    #[test]
+    fn subnet_blocks_tile_the_vpc() {
+        let blocks: Vec<String> = cidr("10.42.0.0/16")
+            .subnet_blocks()
+            .iter()
+            .map(|b| b.to_string())
+            .collect();
+        assert_eq!(blocks.len(), 16);
+        assert_eq!(blocks[0], "10.42.0.0/20");
+        assert_eq!(blocks[1], "10.42.16.0/20");
+        assert_eq!(blocks[15], "10.42.240.0/20");
+        assert_eq!(cidr("10.1.2.0/24").subnet_blocks().len(), 1);
+        assert_eq!(cidr("10.1.2.0/22").subnet_blocks().len(), 4);
+        assert!(cidr("10.42.0.0/20").overlaps(&cidr("10.42.3.0/24")));
+        assert!(cidr("10.42.3.0/24").overlaps(&cidr("10.42.0.0/20")));
+        assert!(!cidr("10.42.0.0/20").overlaps(&cidr("10.42.16.0/20")));
     }
 
     #[test]

@@ -42,6 +42,27 @@ pub async fn send(
     request: &CommandRequest<'_>,
     nodes: &[Node],
 ) -> Result<Vec<CommandRef>, MecError> {
+    send_with_concurrency(aws, settings, request, nodes, None).await
+}
+
+/// Like [`send`], but SSM runs it on one node at a time (`MaxConcurrency` 1): for steps that
+/// must not overlap, like control-plane joins, which each change the dqlite membership.
+pub async fn send_one_at_a_time(
+    aws: &Aws,
+    settings: &Settings,
+    request: &CommandRequest<'_>,
+    nodes: &[Node],
+) -> Result<Vec<CommandRef>, MecError> {
+    send_with_concurrency(aws, settings, request, nodes, Some("1")).await
+}
+
+async fn send_with_concurrency(
+    aws: &Aws,
+    settings: &Settings,
+    request: &CommandRequest<'_>,
+    nodes: &[Node],
+    max_concurrency: Option<&str>,
+) -> Result<Vec<CommandRef>, MecError> {
     let mut sent = Vec::new();
     for chunk in nodes.chunks(MAX_TARGETS_PER_COMMAND) {
         let instance_ids: Vec<String> = chunk.iter().map(|n| n.instance_id.clone()).collect();
@@ -57,7 +78,8 @@ pub async fn send(
             .set_instance_ids(Some(instance_ids.clone()))
             .set_parameters(Some(parameters))
             .comment(truncate(&request.comment, 100))
-            .timeout_seconds(request.delivery_timeout_seconds);
+            .timeout_seconds(request.delivery_timeout_seconds)
+            .set_max_concurrency(max_concurrency.map(str::to_string));
         if let Some(group) = &settings.command_log_group {
             call = call.cloud_watch_output_config(
                 CloudWatchOutputConfig::builder()

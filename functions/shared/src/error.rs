@@ -175,6 +175,7 @@ const CAPACITY_CODES: &[&str] = &[
     "InsufficientCapacity",
     "InsufficientHostCapacity",
     "InsufficientReservedInstanceCapacity",
+    "UnfulfillableCapacity",
 ];
 
 const UNAVAILABLE_CODES: &[&str] = &[

@@ -3,18 +3,23 @@
 //! Shared by the master and workers steps. A retry of the same launch finds the instances of the
 //! first attempt by their tags (the emulator does not enforce ClientToken; AWS does, and mec still
 //! sends a deterministic one so that a lost response cannot double a batch on AWS).
+//!
+//! Capacity fallback, per batch: spot workers that get no spot capacity (or hit a spot limit) are
+//! launched on demand in the same zone; a zone with no capacity at all is left for the network's
+//! next zone. Each node's `mec:market` tag and its zone say what it got.
 
 use aws_sdk_ec2::types::{
     ArchitectureType, BlockDeviceMapping, EbsBlockDevice, Filter, HttpTokensState,
-    IamInstanceProfileSpecification, Instance, InstanceInterruptionBehavior,
+    IamInstanceProfileSpecification, Instance, InstanceInterruptionBehavior, InstanceLifecycleType,
     InstanceMarketOptionsRequest, InstanceMetadataEndpointState, InstanceMetadataOptionsRequest,
     MarketType, ResourceType, SpotInstanceType, SpotMarketOptions, VolumeType,
 };
-use tracing::info;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+use tracing::{info, warn};
 
 use crate::aws::Aws;
 use crate::error::MecError;
-use crate::model::{Network, Node};
+use crate::model::{Market, Network, Node, Subnet};
 use crate::naming;
 use crate::settings::Settings;
 use crate::spec::EnvironmentSpec;
@@ -77,9 +82,9 @@ pub async fn ensure_nodes(
         let mut free = free_indexes(&instances, count);
         while !free.is_empty() {
             let batch: Vec<u32> = free
-                .drain(..free.len().min(settings.launch_batch_size as usize))
+                .drain(..free.len().min(batch_size(settings, request.role)))
                 .collect();
-            let launched = run_batch(aws, request, &image, profile, &batch).await?;
+            let launched = launch_with_fallback(aws, request, &image, profile, &batch).await?;
             for (instance, index) in launched.into_iter().zip(batch.iter()) {
                 tag_index(aws, environment, request.role, &instance, *index).await?;
                 instances.push(IndexedInstance {
@@ -107,6 +112,27 @@ pub async fn ensure_nodes(
         .filter(|i| i.index < count)
         .map(|i| to_node(environment, request.role, i))
         .collect())
+}
+
+/// Masters launch one per call, so that each can start in a zone of its own (see
+/// [`placements_for`]); workers in batches of `launch_batch_size`.
+fn batch_size(settings: &Settings, role: Role) -> usize {
+    match role {
+        Role::Master => 1,
+        _ => settings.launch_batch_size.max(1) as usize,
+    }
+}
+
+/// The zones a batch tries, in order. Workers start in the primary zone; master `i` starts in
+/// zone `i` (mod the zone count), which spreads an HA control plane over three zones, so that
+/// the dqlite quorum survives the loss of one. Every zone stays a fallback for every node.
+pub fn placements_for(network: &Network, role: Role, first_index: u32) -> Vec<Subnet> {
+    let mut placements = network.placements();
+    if role == Role::Master && !placements.is_empty() {
+        let shift = first_index as usize % placements.len();
+        placements.rotate_left(shift);
+    }
+    placements
 }
 
 /// An instance and the node index it carries (or was just given).
@@ -294,21 +320,145 @@ fn unknown_type(request: &LaunchRequest<'_>) -> MecError {
     )
 }
 
-/// One RunInstances call for the nodes `indexes` (all or nothing: MinCount = MaxCount).
-async fn run_batch(
+/// Error codes after which spot workers are launched on demand instead: no spot capacity, or a
+/// spot-only limit (EC2 API error codes).
+pub const SPOT_FALLBACK_CODES: &[&str] = &[
+    "InsufficientInstanceCapacity",
+    "InsufficientCapacity",
+    "UnfulfillableCapacity",
+    "MaxSpotInstanceCountExceeded",
+    "SpotMaxPriceTooLow",
+];
+
+/// Error codes after which the next availability zone is tried: the zone has no capacity.
+pub const ZONE_FALLBACK_CODES: &[&str] = &[
+    "InsufficientInstanceCapacity",
+    "InsufficientCapacity",
+    "UnfulfillableCapacity",
+];
+
+/// The markets to try, in order: spot then on demand for spot workers, on demand otherwise.
+pub fn markets(role: Role, spot: bool) -> Vec<Market> {
+    if role == Role::Worker && spot {
+        vec![Market::Spot, Market::OnDemand]
+    } else {
+        vec![Market::OnDemand]
+    }
+}
+
+/// What to do after a failed RunInstances with `code` in `market`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fallback {
+    /// Same zone, next market (spot → on demand).
+    NextMarket,
+    /// Next zone, markets from the start.
+    NextZone,
+    /// A final or retry-later error: stop here.
+    Stop,
+}
+
+pub fn fallback_for(market: Market, code: &str) -> Fallback {
+    match market {
+        Market::Spot if SPOT_FALLBACK_CODES.contains(&code) => Fallback::NextMarket,
+        Market::OnDemand if ZONE_FALLBACK_CODES.contains(&code) => Fallback::NextZone,
+        _ => Fallback::Stop,
+    }
+}
+
+/// Launches one batch, falling back through markets and zones (see the module comment). When
+/// every zone is out of capacity the error is `CapacityUnavailable`: the state machine retries.
+async fn launch_with_fallback(
     aws: &Aws,
     request: &LaunchRequest<'_>,
     image: &Image,
     profile: &str,
     indexes: &[u32],
 ) -> Result<Vec<Instance>, MecError> {
+    let markets = markets(request.role, request.spec.spot);
+    let mut attempt = 0u32;
+    let mut refused = Vec::new();
+    let first = indexes.first().copied().unwrap_or(0);
+    'zones: for placement in placements_for(request.network, request.role, first) {
+        for market in &markets {
+            let target = Target {
+                subnet: &placement,
+                market: *market,
+                attempt,
+            };
+            attempt += 1;
+            match run_batch(aws, request, image, profile, indexes, &target).await {
+                Ok(instances) => {
+                    if !refused.is_empty() {
+                        info!(
+                            role = request.role.as_str(),
+                            market = market.as_str(),
+                            availability_zone = placement.availability_zone,
+                            "launched after falling back"
+                        );
+                    }
+                    return Ok(instances);
+                }
+                Err((code, err)) => {
+                    let fallback = fallback_for(*market, &code);
+                    if fallback == Fallback::Stop {
+                        return Err(err);
+                    }
+                    warn!(
+                        role = request.role.as_str(),
+                        market = market.as_str(),
+                        availability_zone = placement.availability_zone,
+                        code,
+                        "no capacity, falling back"
+                    );
+                    refused.push(format!(
+                        "{} in {}: {code}",
+                        market.as_str(),
+                        placement.availability_zone
+                    ));
+                    if fallback == Fallback::NextZone {
+                        continue 'zones;
+                    }
+                }
+            }
+        }
+    }
+    Err(MecError::CapacityUnavailable(format!(
+        "RunInstances for {} {} node(s) of {}: {}",
+        indexes.len(),
+        request.role.as_str(),
+        request.instance_type(),
+        refused.join("; ")
+    )))
+}
+
+/// Where and how one RunInstances call launches.
+struct Target<'a> {
+    subnet: &'a Subnet,
+    market: Market,
+    /// Numbers the fallback attempts of a batch: each gets its own ClientToken.
+    attempt: u32,
+}
+
+/// One RunInstances call for the nodes `indexes` (all or nothing: MinCount = MaxCount). A failure
+/// comes with EC2's error code, which decides the fallback.
+async fn run_batch(
+    aws: &Aws,
+    request: &LaunchRequest<'_>,
+    image: &Image,
+    profile: &str,
+    indexes: &[u32],
+    target: &Target<'_>,
+) -> Result<Vec<Instance>, (String, MecError)> {
     let spec = request.spec;
     let count = indexes.len() as i32;
     let first = indexes.first().copied().unwrap_or(0);
     let role = request.role;
     let name = format!("{}-{}", spec.name, role.as_str());
-    let instance_tags = tags::resource_tags(&spec.name, role, &name, &spec.tags);
+    let mut instance_tags = tags::resource_tags(&spec.name, role, &name, &spec.tags);
+    instance_tags.push(tags::tag(tags::MARKET, target.market.as_str()));
     let volume_tags = tags::resource_tags(&spec.name, role, &format!("{name}-root"), &spec.tags);
+    // Batch key: first index and size; attempts (at most 2 markets × a few zones) below 16.
+    let batch = (first * 1000 + indexes.len() as u32) * 16 + target.attempt.min(15);
     let mut call = aws
         .ec2
         .run_instances()
@@ -316,7 +466,7 @@ async fn run_batch(
         .instance_type(request.instance_type().into())
         .min_count(count)
         .max_count(count)
-        .subnet_id(&request.network.subnet_id)
+        .subnet_id(&target.subnet.subnet_id)
         .security_group_ids(&request.network.security_group_id)
         .iam_instance_profile(
             IamInstanceProfileSpecification::builder()
@@ -349,9 +499,9 @@ async fn run_batch(
             &spec.name,
             request.run_id,
             role,
-            first * 1000 + indexes.len() as u32,
+            batch,
         ));
-    if role == Role::Worker && spec.spot {
+    if target.market == Market::Spot {
         call = call.instance_market_options(
             InstanceMarketOptionsRequest::builder()
                 .market_type(MarketType::Spot)
@@ -364,14 +514,25 @@ async fn run_batch(
                 .build(),
         );
     }
-    let out = call
-        .send()
-        .await
-        .map_err(|e| MecError::from_sdk("RunInstances", e))?;
+    let out = call.send().await.map_err(|e| {
+        let code = e.code().unwrap_or_default().to_string();
+        (code, MecError::from_sdk("RunInstances", e))
+    })?;
     let mut instances = out.instances().to_vec();
     // AMI launch index order = the order of `indexes`, so node numbers follow launch order.
     instances.sort_by_key(|i| i.ami_launch_index().unwrap_or(0));
     Ok(instances)
+}
+
+/// How the instance was bought: its `mec:market` tag, else what EC2 says (an untagged instance
+/// of a launch that died before tagging still has EC2's lifecycle).
+fn market_of(instance: &Instance) -> Market {
+    tags::value_of(instance.tags(), tags::MARKET)
+        .and_then(Market::parse)
+        .unwrap_or(match instance.instance_lifecycle() {
+            Some(InstanceLifecycleType::Spot) => Market::Spot,
+            _ => Market::OnDemand,
+        })
 }
 
 fn to_node(environment: &str, role: Role, entry: &IndexedInstance) -> Node {
@@ -382,6 +543,12 @@ fn to_node(environment: &str, role: Role, entry: &IndexedInstance) -> Node {
         index: entry.index,
         private_ip: entry.instance.private_ip_address().map(str::to_string),
         public_ip: entry.instance.public_ip_address().map(str::to_string),
+        market: Some(market_of(&entry.instance)),
+        availability_zone: entry
+            .instance
+            .placement()
+            .and_then(|p| p.availability_zone())
+            .map(str::to_string),
     }
 }
 
@@ -402,6 +569,88 @@ mod tests {
         assert_eq!(free_indexes(&existing, 5), vec![1, 3, 4]);
         assert_eq!(free_indexes(&[], 3), vec![0, 1, 2]);
         assert!(free_indexes(&[indexed(0)], 1).is_empty());
+    }
+
+    #[test]
+    fn masters_start_in_zones_of_their_own() {
+        let subnet = |id: &str, az: &str| Subnet {
+            subnet_id: id.into(),
+            availability_zone: az.into(),
+        };
+        let network = Network {
+            vpc_id: "vpc-1".into(),
+            subnet_id: "subnet-a".into(),
+            availability_zone: "az-a".into(),
+            internet_gateway_id: "igw-1".into(),
+            route_table_id: "rtb-1".into(),
+            security_group_id: "sg-1".into(),
+            subnets: vec![
+                subnet("subnet-a", "az-a"),
+                subnet("subnet-b", "az-b"),
+                subnet("subnet-c", "az-c"),
+            ],
+        };
+        let zones = |role, index| -> Vec<String> {
+            placements_for(&network, role, index)
+                .into_iter()
+                .map(|s| s.availability_zone)
+                .collect()
+        };
+        assert_eq!(zones(Role::Master, 0), ["az-a", "az-b", "az-c"]);
+        assert_eq!(zones(Role::Master, 1), ["az-b", "az-c", "az-a"]);
+        assert_eq!(zones(Role::Master, 2), ["az-c", "az-a", "az-b"]);
+        assert_eq!(zones(Role::Master, 3), ["az-a", "az-b", "az-c"]);
+        assert_eq!(zones(Role::Worker, 2), ["az-a", "az-b", "az-c"]);
+        let single = Network {
+            subnets: vec![],
+            ..network.clone()
+        };
+        assert_eq!(placements_for(&single, Role::Master, 2).len(), 1);
+    }
+
+    #[test]
+    fn only_spot_workers_try_spot_first() {
+        assert_eq!(
+            markets(Role::Worker, true),
+            vec![Market::Spot, Market::OnDemand]
+        );
+        assert_eq!(markets(Role::Worker, false), vec![Market::OnDemand]);
+        assert_eq!(markets(Role::Master, true), vec![Market::OnDemand]);
+    }
+
+    #[test]
+    fn fallback_rules() {
+        use Fallback::*;
+        let spot = Market::Spot;
+        let od = Market::OnDemand;
+        assert_eq!(
+            fallback_for(spot, "InsufficientInstanceCapacity"),
+            NextMarket
+        );
+        assert_eq!(
+            fallback_for(spot, "MaxSpotInstanceCountExceeded"),
+            NextMarket
+        );
+        assert_eq!(fallback_for(spot, "SpotMaxPriceTooLow"), NextMarket);
+        assert_eq!(fallback_for(od, "InsufficientInstanceCapacity"), NextZone);
+        assert_eq!(fallback_for(od, "MaxSpotInstanceCountExceeded"), Stop);
+        assert_eq!(fallback_for(od, "InstanceLimitExceeded"), Stop);
+        assert_eq!(fallback_for(spot, "UnauthorizedOperation"), Stop);
+        assert_eq!(fallback_for(od, ""), Stop);
+    }
+
+    #[test]
+    fn market_comes_from_the_tag_then_the_lifecycle() {
+        let tagged = Instance::builder()
+            .tags(tags::tag(tags::MARKET, "on-demand"))
+            .instance_lifecycle(InstanceLifecycleType::Spot)
+            .build();
+        assert_eq!(market_of(&tagged), Market::OnDemand);
+        let untagged = Instance::builder()
+            .instance_lifecycle(InstanceLifecycleType::Spot)
+            .build();
+        assert_eq!(market_of(&untagged), Market::Spot);
+        assert_eq!(market_of(&Instance::builder().build()), Market::OnDemand);
     }
 }
 

@@ -33,6 +33,59 @@ pub struct Network {
     pub internet_gateway_id: String,
     pub route_table_id: String,
     pub security_group_id: String,
+    /// Every public subnet of the environment, one per availability zone, the primary
+    /// (`subnet_id`) first: launches try the next one when a zone has no capacity.
+    #[serde(default)]
+    pub subnets: Vec<Subnet>,
+}
+
+impl Network {
+    /// Where to launch, in order of preference: the primary subnet, then the other zones.
+    pub fn placements(&self) -> Vec<Subnet> {
+        let mut all = vec![Subnet {
+            subnet_id: self.subnet_id.clone(),
+            availability_zone: self.availability_zone.clone(),
+        }];
+        for subnet in &self.subnets {
+            if !all.iter().any(|s| s.subnet_id == subnet.subnet_id) {
+                all.push(subnet.clone());
+            }
+        }
+        all
+    }
+}
+
+/// One public subnet and its availability zone.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Subnet {
+    pub subnet_id: String,
+    pub availability_zone: String,
+}
+
+/// How an instance is bought: spot, or on demand (also the fallback when spot has no capacity).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum Market {
+    Spot,
+    OnDemand,
+}
+
+impl Market {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Market::Spot => "spot",
+            Market::OnDemand => "on-demand",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<Self> {
+        match value {
+            "spot" => Some(Market::Spot),
+            "on-demand" => Some(Market::OnDemand),
+            _ => None,
+        }
+    }
 }
 
 /// One EC2 instance of the cluster.
@@ -47,6 +100,11 @@ pub struct Node {
     pub private_ip: Option<String>,
     #[serde(default)]
     pub public_ip: Option<String>,
+    /// Spot or on-demand, as launched (absent in inputs from before it was recorded).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub market: Option<Market>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub availability_zone: Option<String>,
 }
 
 /// Checks a node list from a step input: ids look like EC2 ids, names are unique.
@@ -109,6 +167,8 @@ mod tests {
             index: 0,
             private_ip: None,
             public_ip: None,
+            market: None,
+            availability_zone: None,
         }
     }
 

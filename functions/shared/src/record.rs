@@ -25,6 +25,12 @@ pub struct NodeRecord {
     pub role: Role,
     pub private_ip: Option<String>,
     pub public_ip: Option<String>,
+    /// Spot or on-demand, after any fallback.
+    #[serde(default)]
+    pub market: Option<crate::model::Market>,
+    /// Where it runs, after any zone fallback.
+    #[serde(default)]
+    pub availability_zone: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -58,6 +64,8 @@ impl From<&crate::model::Node> for NodeRecord {
             role: node.role,
             private_ip: node.private_ip.clone(),
             public_ip: node.public_ip.clone(),
+            market: node.market,
+            availability_zone: node.availability_zone.clone(),
         }
     }
 }

@@ -16,6 +16,8 @@ pub const EXECUTION: &str = "mec:execution";
 pub const EXPIRES_AT: &str = "mec:expires-at";
 /// On the VPC: `DELETING` once a teardown started (a teardown that never finished is reaped).
 pub const STATUS: &str = "mec:status";
+/// `spot` or `on-demand`: how a node was bought, after any fallback.
+pub const MARKET: &str = "mec:market";
 
 /// What a resource is for, as written in its `mec:role` tag.
 #[derive(

@@ -235,6 +235,18 @@ pub mod mocks {
         )
     }
 
+    /// An EC2 (query protocol) error answer, e.g. `(500, "InsufficientInstanceCapacity")`.
+    pub fn ec2_error(status: u16, code: &str) -> HttpResponse {
+        let body = format!(
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response><Errors><Error><Code>{code}</Code>\
+             <Message>{code} (mocked)</Message></Error></Errors><RequestID>mock</RequestID></Response>"
+        );
+        HttpResponse::new(
+            StatusCode::try_from(status).expect("status"),
+            SdkBody::from(body),
+        )
+    }
+
     pub fn node(role: Role, index: u32) -> Node {
         let base = if role == Role::Master { 10 } else { 100 };
         Node {
@@ -244,6 +256,8 @@ pub mod mocks {
             index,
             private_ip: Some(format!("10.42.0.{}", base + index)),
             public_ip: None,
+            market: None,
+            availability_zone: None,
         }
     }
 
