@@ -9,6 +9,8 @@ test (or a person) can change them while the world runs.
       "fail_install": ["lab-1-worker-1"],          # the install document fails on these nodes
       "never_ready": ["lab-1-worker-1"],           # joined, but never Ready on the master
       "closed_ports": [25000],                     # the cluster's security group lacks these ports
+      "fail_addons": ["edgex"],                    # these catalogue add-ons fail to install
+      "unhealthy_addons": ["openebs"],             # installed, but never healthy
       "registration_seconds": 0,                   # SSM agent registration latency
       "install_seconds": 0, "join_seconds": 0,     # MicroK8s install and join latencies
       "time_scale": 0.01                           # the scripts' own sleeps, scaled
@@ -35,6 +37,8 @@ DEFAULTS: dict[str, Any] = {
     "fail_install": [],
     "never_ready": [],
     "closed_ports": [],
+    "fail_addons": [],
+    "unhealthy_addons": [],
     "registration_seconds": 0.0,
     "install_seconds": 0.0,
     "join_seconds": 0.0,

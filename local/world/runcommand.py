@@ -85,6 +85,7 @@ class RunCommand:
             cluster.fail_install(instance_id)
         if name in faults["never_ready"]:
             cluster.never_ready(instance_id)
+        cluster.addon_faults(faults["fail_addons"], faults["unhealthy_addons"])
         for port in faults["closed_ports"]:
             self._revoke(instance, int(port))
         # Joins reach the master's agent on 25000 only if the emulator's security groups let

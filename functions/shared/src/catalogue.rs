@@ -86,7 +86,9 @@ impl Catalogue {
 
 impl Addon {
     pub fn supports(&self, architecture: Architecture) -> bool {
-        self.architectures.iter().any(|a| a == architecture.as_str())
+        self.architectures
+            .iter()
+            .any(|a| a == architecture.as_str())
     }
 
     /// Track bounds as (major, minor); a malformed bound never matches.
@@ -176,13 +178,8 @@ fn visit(
 /// dependency) states a memory minimum: then the spec is refused, since mec cannot tell.
 pub fn check(spec: &EnvironmentSpec) -> Result<(), MecError> {
     let catalogue = catalogue()?;
-    let track = parse_track(
-        spec.microk8s_channel
-            .split('/')
-            .next()
-            .unwrap_or_default(),
-    )
-    .unwrap_or((0, 0));
+    let track =
+        parse_track(spec.microk8s_channel.split('/').next().unwrap_or_default()).unwrap_or((0, 0));
     let master_arch = instances::architecture(&spec.instance_type);
     let worker_arch = instances::architecture(&spec.worker_instance_type);
     let mixed = spec.workers > 0 && master_arch != worker_arch;
@@ -351,7 +348,10 @@ mod tests {
         for addon in &c.addons {
             assert!(names.insert(addon.name.clone()), "{} twice", addon.name);
             assert!(
-                addon.name.chars().all(|ch| ch.is_ascii_lowercase() || ch.is_ascii_digit() || ch == '-'),
+                addon
+                    .name
+                    .chars()
+                    .all(|ch| ch.is_ascii_lowercase() || ch.is_ascii_digit() || ch == '-'),
                 "{}: the document's allowedPattern takes [a-z0-9-]",
                 addon.name
             );
@@ -360,34 +360,57 @@ mod tests {
             assert!(addon.health.timeout_seconds > 0, "{}", addon.name);
             assert!(!addon.architectures.is_empty());
             for arch in &addon.architectures {
-                assert!(Architecture::parse(arch).is_some(), "{}: {arch}", addon.name);
+                assert!(
+                    Architecture::parse(arch).is_some(),
+                    "{}: {arch}",
+                    addon.name
+                );
             }
             assert!(parse_track(&addon.min_track).is_some(), "{}", addon.name);
             if let Some(max) = &addon.max_track {
                 assert!(parse_track(max).is_some(), "{}", addon.name);
             }
             for dependency in &addon.requires {
-                assert!(c.get(dependency).is_some(), "{} needs {dependency}", addon.name);
+                assert!(
+                    c.get(dependency).is_some(),
+                    "{} needs {dependency}",
+                    addon.name
+                );
             }
             // No cycle: visiting terminates within the depth bound.
             let mut order = Vec::new();
             visit(c, &addon.name, &mut order, 0).unwrap();
             assert_eq!(order.last(), Some(&addon.name));
         }
-        for core in ["dns", "hostpath-storage", "ingress", "metrics-server", "helm3", "rbac"] {
+        for core in [
+            "dns",
+            "hostpath-storage",
+            "ingress",
+            "metrics-server",
+            "helm3",
+            "rbac",
+        ] {
             assert!(names.contains(core), "{core}");
         }
     }
 
     #[test]
     fn the_plan_puts_dependencies_first_once() {
-        let s = spec(json!({"name": "lab", "instance_type": "m7i.large", "worker_instance_type": "m7i.large",
-            "addons": ["edgex", "dns", "kubeflow-pipelines"]}))
+        let s = spec(
+            json!({"name": "lab", "instance_type": "m7i.large", "worker_instance_type": "m7i.large",
+            "addons": ["edgex", "dns", "kubeflow-pipelines"]}),
+        )
         .unwrap();
         let names: Vec<String> = plan(&s).unwrap().into_iter().map(|p| p.name).collect();
         assert_eq!(
             names,
-            ["helm3", "dns", "hostpath-storage", "edgex", "kubeflow-pipelines"]
+            [
+                "helm3",
+                "dns",
+                "hostpath-storage",
+                "edgex",
+                "kubeflow-pipelines"
+            ]
         );
     }
 
@@ -416,10 +439,16 @@ mod tests {
                 "m7i.xlarge"
             };
             let channel = format!("{}/stable", addon.max_track.as_deref().unwrap_or("1.32"));
-            let channel = if channel.starts_with("1.26") { "1.27/stable".to_string() } else { channel };
-            let s = spec(json!({"name": "lab", "workers": 3, "instance_type": arch_type,
+            let channel = if channel.starts_with("1.26") {
+                "1.27/stable".to_string()
+            } else {
+                channel
+            };
+            let s = spec(
+                json!({"name": "lab", "workers": 3, "instance_type": arch_type,
                 "worker_instance_type": arch_type, "microk8s_channel": channel,
-                "addons": [addon.name]}));
+                "addons": [addon.name]}),
+            );
             assert!(s.is_ok(), "{}: {s:?}", addon.name);
         }
     }
@@ -430,22 +459,31 @@ mod tests {
         assert_eq!(field, "addons[1]");
         assert!(rule.contains("unknown add-on `storidge`"), "{rule}");
         assert!(rule.contains("edgex") && rule.contains("openebs"), "{rule}");
-        let (field, _) = refusal(json!({"name": "lab", "addons": [{"name": "nope", "optional": true}]}));
+        let (field, _) =
+            refusal(json!({"name": "lab", "addons": [{"name": "nope", "optional": true}]}));
         assert_eq!(field, "addons[0]");
     }
 
     #[test]
     fn an_addon_too_big_for_the_cluster_is_refused_with_the_figures() {
         // kubeflow-pipelines: 4 GiB per node, 8 GiB in all, x86_64.
-        let (field, rule) = refusal(json!({"name": "lab", "workers": 0, "instance_type": "t3.medium",
-            "addons": ["dns", "kubeflow-pipelines"]}));
+        let (field, rule) = refusal(
+            json!({"name": "lab", "workers": 0, "instance_type": "t3.medium",
+            "addons": ["dns", "kubeflow-pipelines"]}),
+        );
         assert_eq!(field, "addons[1]");
-        assert!(rule.contains("needs 8 GiB in the whole cluster") && rule.contains("have 4 GiB"), "{rule}");
+        assert!(
+            rule.contains("needs 8 GiB in the whole cluster") && rule.contains("have 4 GiB"),
+            "{rule}"
+        );
 
         let (field, rule) = refusal(json!({"name": "lab", "instance_type": "t3.large",
             "worker_instance_type": "t3.small", "addons": ["kubeflow-pipelines"]}));
         assert_eq!(field, "addons[0]");
-        assert!(rule.contains("4 GiB per node; worker_instance_type t3.small has 2 GiB"), "{rule}");
+        assert!(
+            rule.contains("4 GiB per node; worker_instance_type t3.small has 2 GiB"),
+            "{rule}"
+        );
 
         // A dependency's own minimum is named through the add-on that pulls it in.
         let (field, rule) = refusal(json!({"name": "lab", "instance_type": "t4g.small",
@@ -456,13 +494,18 @@ mod tests {
 
     #[test]
     fn an_unknown_instance_type_is_refused_only_for_addons_with_a_memory_minimum() {
-        assert!(spec(json!({"name": "lab", "instance_type": "x9.large", "worker_instance_type": "x9.large",
-            "addons": ["dns", "ingress"]}))
+        assert!(spec(
+            json!({"name": "lab", "instance_type": "x9.large", "worker_instance_type": "x9.large",
+            "addons": ["dns", "ingress"]})
+        )
         .is_ok());
         let (field, rule) = refusal(json!({"name": "lab", "instance_type": "x9.large",
             "worker_instance_type": "x9.large", "addons": ["dns", "edgex"]}));
         assert_eq!(field, "addons[1]");
-        assert!(rule.contains("does not know the memory of instance_type x9.large"), "{rule}");
+        assert!(
+            rule.contains("does not know the memory of instance_type x9.large"),
+            "{rule}"
+        );
     }
 
     #[test]
@@ -470,20 +513,31 @@ mod tests {
         // kubeflow-pipelines' images are amd64 only: the default Graviton nodes cannot run it.
         let (field, rule) = refusal(json!({"name": "lab", "addons": ["kubeflow-pipelines"]}));
         assert_eq!(field, "addons[0]");
-        assert!(rule.contains("runs on x86_64 only; instance_type t4g.medium is arm64"), "{rule}");
+        assert!(
+            rule.contains("runs on x86_64 only; instance_type t4g.medium is arm64"),
+            "{rule}"
+        );
 
         // Mixed: accepted when every add-on is built for both, refused otherwise.
-        assert!(spec(json!({"name": "lab", "instance_type": "m7i.large", "worker_instance_type": "t4g.large",
-            "addons": ["dns", "edgex"]}))
+        assert!(spec(
+            json!({"name": "lab", "instance_type": "m7i.large", "worker_instance_type": "t4g.large",
+            "addons": ["dns", "edgex"]})
+        )
         .is_ok());
         let (field, rule) = refusal(json!({"name": "lab", "instance_type": "m7i.xlarge",
             "worker_instance_type": "m7g.xlarge", "workers": 0, "addons": ["kubeflow-pipelines"]}));
-        assert!(field.starts_with("not refused"), "no workers: not mixed ({field}: {rule})");
+        assert!(
+            field.starts_with("not refused"),
+            "no workers: not mixed ({field}: {rule})"
+        );
         let (field, rule) = refusal(json!({"name": "lab", "instance_type": "m7i.xlarge",
             "worker_instance_type": "m7g.xlarge", "addons": ["dns", "kubeflow-pipelines"]}));
         assert_eq!(field, "addons[1]");
         assert!(rule.contains("mixes architectures"), "{rule}");
-        assert!(rule.contains("worker_instance_type m7g.xlarge is arm64"), "{rule}");
+        assert!(
+            rule.contains("worker_instance_type m7g.xlarge is arm64"),
+            "{rule}"
+        );
     }
 
     #[test]
@@ -491,11 +545,18 @@ mod tests {
         let (field, rule) = refusal(json!({"name": "lab", "instance_type": "m7i.large",
             "worker_instance_type": "m7i.large", "addons": ["gopaddle-lite"]}));
         assert_eq!(field, "addons[0]");
-        assert!(rule.contains("tracks 1.26–1.27 only; microk8s_channel is 1.32/stable"), "{rule}");
-        assert!(spec(json!({"name": "lab", "instance_type": "m7i.large", "worker_instance_type": "m7i.large",
-            "microk8s_channel": "1.27/stable", "addons": ["gopaddle-lite"]}))
+        assert!(
+            rule.contains("tracks 1.26–1.27 only; microk8s_channel is 1.32/stable"),
+            "{rule}"
+        );
+        assert!(spec(
+            json!({"name": "lab", "instance_type": "m7i.large", "worker_instance_type": "m7i.large",
+            "microk8s_channel": "1.27/stable", "addons": ["gopaddle-lite"]})
+        )
         .is_ok());
-        let (_, rule) = refusal(json!({"name": "lab", "microk8s_channel": "1.27/stable", "addons": ["gopaddle"]}));
+        let (_, rule) = refusal(
+            json!({"name": "lab", "microk8s_channel": "1.27/stable", "addons": ["gopaddle"]}),
+        );
         assert!(rule.contains("tracks 1.28 and newer only"), "{rule}");
     }
 
@@ -506,7 +567,14 @@ mod tests {
         let timeout = execution_timeout_seconds(&planned).unwrap();
         let waits: u32 = planned
             .iter()
-            .map(|p| catalogue().unwrap().get(&p.name).unwrap().health.timeout_seconds)
+            .map(|p| {
+                catalogue()
+                    .unwrap()
+                    .get(&p.name)
+                    .unwrap()
+                    .health
+                    .timeout_seconds
+            })
             .sum();
         assert!(timeout > waits, "{timeout} <= {waits}");
         assert!(timeout <= 99_999);

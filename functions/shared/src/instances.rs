@@ -71,21 +71,15 @@ const BURSTABLE_SIZES: &[(&str, u32)] = &[
 /// the `d`/`n` variants (local disk, more network) have the same memory.
 const FIXED: &[(&[&str], u32)] = &[
     (
-        &[
-            "m5", "m5a", "m6i", "m6a", "m6g", "m7i", "m7a", "m7g", "m8g",
-        ],
+        &["m5", "m5a", "m6i", "m6a", "m6g", "m7i", "m7a", "m7g", "m8g"],
         4,
     ),
     (
-        &[
-            "c5", "c5a", "c6i", "c6a", "c6g", "c7i", "c7a", "c7g", "c8g",
-        ],
+        &["c5", "c5a", "c6i", "c6a", "c6g", "c7i", "c7a", "c7g", "c8g"],
         2,
     ),
     (
-        &[
-            "r5", "r5a", "r6i", "r6a", "r6g", "r7i", "r7a", "r7g", "r8g",
-        ],
+        &["r5", "r5a", "r6i", "r6a", "r6g", "r7i", "r7a", "r7g", "r8g"],
         8,
     ),
 ];
