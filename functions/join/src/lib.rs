@@ -13,10 +13,9 @@
 use std::collections::BTreeMap;
 
 use aws_sdk_ssm::types::ParameterType;
-use mec_shared::catalogue::{self, Planned};
+use mec_shared::catalogue::{self, AddonReport, AddonStatus, Planned};
 use mec_shared::commands::{self, CommandProgress, CommandRef, CommandRequest};
 use mec_shared::model::{validate_cluster, Node};
-use mec_shared::record::{AddonReport, AddonStatus};
 use mec_shared::{naming, Aws, EnvironmentSpec, MecError, Settings};
 use rand::distr::{Alphanumeric, SampleString};
 use serde::{Deserialize, Serialize};

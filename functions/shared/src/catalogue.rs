@@ -10,6 +10,7 @@
 use std::collections::BTreeSet;
 use std::sync::OnceLock;
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::error::MecError;
@@ -112,6 +113,25 @@ impl Addon {
 fn parse_track(track: &str) -> Option<(u32, u32)> {
     let (major, minor) = track.split_once('.')?;
     Some((major.parse().ok()?, minor.parse().ok()?))
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum AddonStatus {
+    Ready,
+    Failed,
+}
+
+/// One add-on's outcome: READY once its health check passed; FAILED with the reason (only an
+/// optional add-on can be FAILED in a READY environment).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AddonReport {
+    pub name: String,
+    pub status: AddonStatus,
+    pub optional: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
 }
 
 /// One add-on of an install plan.

@@ -3,6 +3,7 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+pub use crate::catalogue::{AddonReport, AddonStatus};
 use crate::error::ErrorInfo;
 use crate::inventory::Resource;
 use crate::tags::Role;
@@ -51,25 +52,6 @@ pub struct EnvironmentRecord {
     /// What the rollback deleted, when a failure triggered one.
     #[serde(default)]
     pub rollback_removed: Vec<Resource>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "UPPERCASE")]
-pub enum AddonStatus {
-    Ready,
-    Failed,
-}
-
-/// One add-on's outcome: READY once its health check passed; FAILED with the reason (only an
-/// optional add-on can be FAILED in a READY environment).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct AddonReport {
-    pub name: String,
-    pub status: AddonStatus,
-    pub optional: bool,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub message: Option<String>,
 }
 
 impl From<&crate::model::Node> for NodeRecord {
