@@ -10,6 +10,9 @@ repository has it; OpenEBS' enable script does nothing without iscsid; Kubeflow'
 kustomization needs the CRDs of the first. mec's own rule is checked too: every chart and
 kustomization is pinned to a version.
 
+Images are per architecture: Kubeflow Pipelines' and gopaddle-lite's exist for amd64 only, so on
+an arm64 node (node["arch"], from the EC2 instance type) their pods crash (exec format error).
+
 Faults (state["faults"]): `fail_addons` — the commands that install these add-ons fail;
 `unhealthy_addons` — their workloads never become ready. The document names the add-on a command
 serves in MEC_ADDON.
@@ -56,6 +59,8 @@ KUSTOMIZE = {
             "ml-pipeline-viewer-crd", "ml-pipeline-visualizationserver", "cache-server", "metadata-envoy-deployment",
             "metadata-grpc-deployment", "metadata-writer", "workflow-controller", "mysql", "minio")]),
 }
+# Workloads whose images are published for amd64 only (namespace, name prefix).
+AMD64_ONLY = [("kubeflow", ""), ("gp-lite", "")]
 DEFAULT_NAMESPACES = ["default", "kube-system", "kube-public", "kube-node-lease"]
 PINNED_URL = re.compile(r"/v?[0-9]+\.[0-9]+\.[0-9]+/|-[0-9]+\.[0-9]+\.[0-9]+\.tgz$")
 
@@ -82,14 +87,17 @@ def injected_failure(ctx: Context, what: str) -> int | None:
 
 
 def add_workloads(s: dict[str, Any], cluster: str, workloads: list[tuple[str, str, str]]) -> None:
-    """Creates workloads (idempotently); unhealthy when the add-on they serve is faulted."""
+    """Creates workloads (idempotently); unhealthy when the add-on they serve is faulted, or when
+    their images do not exist for the architecture of the cluster's nodes."""
     addon = current_addon()
-    healthy = addon not in s["faults"].get("unhealthy_addons", [])
+    faulted = addon in s["faults"].get("unhealthy_addons", [])
+    arm = any(n.get("arch") == "arm64" for n in s["nodes"].values() if n.get("cluster") == cluster)
     stored = s.setdefault("workloads", {}).setdefault(cluster, [])
     for namespace, kind, name in workloads:
+        amd64_only = any(namespace == ns and name.startswith(prefix) for ns, prefix in AMD64_ONLY)
         if not any(w["namespace"] == namespace and w["kind"] == kind and w["name"] == name for w in stored):
             stored.append({"namespace": namespace, "kind": kind, "name": name, "addon": addon,
-                           "healthy": healthy})
+                           "healthy": not faulted and not (arm and amd64_only)})
         namespaces = s.setdefault("namespaces", {}).setdefault(cluster, [])
         if namespace not in namespaces:
             namespaces.append(namespace)

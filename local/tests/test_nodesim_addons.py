@@ -143,3 +143,17 @@ def test_an_addon_outside_the_document_is_refused(tmp_path: Path) -> None:
     node = master(tmp_path)
     result = addons(node, ["storidge"])
     assert result.status == "Failed" and "has no case in this document" in result.stderr
+
+
+def test_amd64_only_images_crash_on_arm64_nodes(tmp_path: Path) -> None:
+    """Why validation keeps kubeflow-pipelines off Graviton: its pods could not start there."""
+    node = master(tmp_path)
+    Cluster(tmp_path).set_architecture(node.instance_id, "arm64")
+    install = " && ".join(CATALOGUE["kubeflow-pipelines"]["commands"])
+    assert run_shell(node, install).exit_code == 0
+    health = run_shell(node, CATALOGUE["kubeflow-pipelines"]["health"]["command"])
+    assert health.exit_code == 1 and "timed out" in health.stderr
+    assert "CrashLoopBackOff" in run_shell(node, "microk8s kubectl -n kubeflow get pods").stdout
+    # EdgeX publishes arm64 images: healthy on the same node.
+    assert run_shell(node, " && ".join(CATALOGUE["edgex"]["commands"])).exit_code == 0
+    assert run_shell(node, CATALOGUE["edgex"]["health"]["command"]).exit_code == 0
