@@ -26,6 +26,7 @@ help:
 	@echo "make test     all checks and tests (installs moto into .venv and shellcheck)"
 	@echo "make demo     create -> READY -> delete of an environment in the local world, with live progress"
 	@echo "make schema   regenerate the spec's JSON Schema"
+	@echo "make catalogue  regenerate the add-on cases of mec-join and the README table"
 	@echo "make sizes    release-build the Lambdas and print their sizes"
 
 ## The test command: formatting, lints, SSM document and IAM checks, unit and emulator tests,
@@ -58,6 +59,11 @@ clippy:
 
 documents: venv tools
 	$(PYTHON) tests/lint/check_ssm_documents.py
+	python3 tests/lint/check_addon_catalogue.py
+
+## Regenerate the add-on cases of the mec-join document and the README table from the catalogue.
+catalogue:
+	python3 tests/lint/check_addon_catalogue.py --update
 
 iam:
 	python3 tests/lint/check_iam_actions.py

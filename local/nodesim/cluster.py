@@ -111,6 +111,17 @@ class Cluster:
         with st.locked_state(self.state_path) as s:
             s["faults"]["fail_install"][instance_id] = times
 
+    def set_architecture(self, instance_id: str, arch: str) -> None:
+        """arm64 or x86_64 (EC2's names): decides which add-on images run on the node."""
+        with st.locked_state(self.state_path) as s:
+            s["nodes"][instance_id]["arch"] = arch
+
+    def addon_faults(self, fail: list[str] | None = None, unhealthy: list[str] | None = None) -> None:
+        """Catalogue add-ons whose install commands fail / whose workloads never turn ready."""
+        with st.locked_state(self.state_path) as s:
+            s["faults"]["fail_addons"] = list(fail or [])
+            s["faults"]["unhealthy_addons"] = list(unhealthy or [])
+
     def never_ready(self, instance_id: str) -> None:
         with st.locked_state(self.state_path) as s:
             if instance_id not in s["faults"]["never_ready"]:

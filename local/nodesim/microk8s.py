@@ -1,4 +1,4 @@
-"""The `microk8s` stand-in: status, add-node, join, kubectl get nodes, config, enable.
+"""The `microk8s` stand-in: status, add-node, join, kubectl, config, enable, helm3 (add-ons: addons.py).
 
 The rules are MicroK8s' own (see shared/research/microk8s.md): 32-character tokens, single-use
 without a TTL and consumed even by a failed join, joins only through port 25000 of a
@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from . import addons as addon_sim
 from . import state as st
 from .context import Context, scaled_sleep
 
@@ -25,11 +26,6 @@ SNAP_DATA = "var/snap/microk8s/current"
 CLUSTERED_LOCK = f"{SNAP_DATA}/var/lock/clustered.lock"
 DQLITE_CLUSTER = f"{SNAP_DATA}/var/kubernetes/backend/cluster.yaml"
 JOIN_STRING = re.compile(r"^([^:/]+):([0-9]+)/([^/]*)(/[0-9a-f]*)?$")
-KNOWN_ADDONS = {
-    "community", "dashboard", "dns", "ha-cluster", "helm", "helm3", "hostpath-storage",
-    "ingress", "mayastor", "metallb", "metrics-server", "observability", "rbac", "registry",
-    "storage",
-}
 WORKER_LOCKED = ("This MicroK8s deployment is acting as a node in a cluster.\n"
                  "Please use the master node.")
 REFUSED = ("The connection to the server 127.0.0.1:16443 was refused - did you specify the "
@@ -52,6 +48,7 @@ def main(ctx: Context, args: list[str]) -> int:
         "kubectl": kubectl,
         "config": config,
         "enable": enable,
+        "helm3": helm3,
         "version": version,
     }
     handler = handlers.get(command)
@@ -95,6 +92,8 @@ def status(ctx: Context, args: list[str]) -> int:
     if is_worker(ctx):
         ctx.out(WORKER_LOCKED)
         return 1
+    if args[:1] in (["-a"], ["--addon"]) and len(args) == 2:
+        return addon_sim.status_addon(ctx, args[1])
     wait = "--wait-ready" in args
     timeout = 0.0
     if "--timeout" in args:
@@ -329,11 +328,11 @@ def node_object(s: dict[str, Any], instance_id: str, now: float) -> dict[str, An
 
 
 def kubectl(ctx: Context, args: list[str]) -> int:
-    if args[:2] not in (["get", "nodes"], ["get", "node"], ["get", "no"]):
-        return ctx.error(f"nodesim: kubectl {' '.join(args)} is not simulated")
     s = api_available(ctx)
     if s is None:
         return 1
+    if args[:2] not in (["get", "nodes"], ["get", "node"], ["get", "no"]):
+        return addon_sim.kubectl(ctx, s, args)
     now = time.time()
     cluster = s["nodes"][ctx.instance_id]["cluster"]
     items = [node_object(s, i, now) for i, _ in members(s, cluster)]
@@ -383,14 +382,13 @@ def enable(ctx: Context, args: list[str]) -> int:
     if api_available(ctx) is None:
         return 1
     for addon in args:
-        name = addon.split(":")[0]
-        if name not in KNOWN_ADDONS:
-            return ctx.error(f"Addon {name} was not found in any repository")
-        with ctx.lock() as s:
-            enabled = s["addons"].setdefault(s["nodes"][ctx.instance_id]["cluster"], [])
-            if name in enabled:
-                ctx.out(f"Addon {name} is already enabled")
-                continue
-            enabled.append(name)
-        ctx.out(f"Infer repository core for addon {name}\nEnabling {name}\n{name} is enabled")
+        code = addon_sim.enable(ctx, addon)
+        if code != 0:
+            return code
     return 0
+
+
+def helm3(ctx: Context, args: list[str]) -> int:
+    if api_available(ctx) is None:
+        return 1
+    return addon_sim.helm3(ctx, args)

@@ -36,6 +36,9 @@ def new_state(environment: str) -> dict[str, Any]:
             "fail_install": {},
             # instance ids whose MicroK8s never becomes ready
             "never_ready": [],
+            # catalogue add-ons whose install commands fail / whose workloads never turn ready
+            "fail_addons": [],
+            "unhealthy_addons": [],
         },
         # Simulated security group: a rule closes `port` from `from` to `to` ("*" = any).
         "closed_ports": [],
@@ -44,6 +47,13 @@ def new_state(environment: str) -> dict[str, Any]:
         "tokens": [],
         # cluster id (the founding node's instance id) -> enabled add-ons
         "addons": {},
+        # cluster id -> workloads, namespaces, CRDs and Helm releases the add-ons created
+        # (see addons.py)
+        "workloads": {},
+        "namespaces": {},
+        "crds": {},
+        "helm_releases": {},
+        "helm_repositories": {},
     }
 
 

@@ -36,7 +36,8 @@ def test_create_to_ready_then_delete_leaves_nothing(world):
     assert parameter["Type"] == "SecureString"
     assert f"server: https://{master['public_ip']}:16443" in parameter["Value"]
     assert "client-key-data" not in done["output"] and "apiVersion" not in done["output"]
-    assert record["addons"] == ["dns", "hostpath-storage"]
+    assert record["addons"] == [{"name": "dns", "status": "READY", "optional": False},
+                                {"name": "hostpath-storage", "status": "READY", "optional": False}]
 
     deleted = run(endpoint, "mec-teardown", "e2e-lab-delete-1", {"name": "e2e-lab"})
     assert deleted["status"] == "SUCCEEDED", deleted

@@ -13,6 +13,8 @@ test (or a person) can change them while the world runs.
                    "azs": ["us-east-1a"]},             #   these markets in these zones (empty or
                                                    #   absent azs: every zone); "code" overrides
                                                    #   the error (e.g. MaxSpotInstanceCountExceeded)
+      "fail_addons": ["edgex"],                    # these catalogue add-ons fail to install
+      "unhealthy_addons": ["openebs"],             # installed, but never healthy
       "registration_seconds": 0,                   # SSM agent registration latency
       "install_seconds": 0, "join_seconds": 0,     # MicroK8s install and join latencies
       "time_scale": 0.01                           # the scripts' own sleeps, scaled
@@ -40,6 +42,8 @@ DEFAULTS: dict[str, Any] = {
     "never_ready": [],
     "closed_ports": [],
     "capacity": {},
+    "fail_addons": [],
+    "unhealthy_addons": [],
     "registration_seconds": 0.0,
     "install_seconds": 0.0,
     "join_seconds": 0.0,

@@ -33,6 +33,15 @@ LIST_OUTPUT_LIMIT = 2500
 JOIN_PORT = 25000
 
 
+def architecture(instance_type: str) -> str:
+    """Graviton families carry a `g` after the generation (t4g, m7gd, c7gn): the rule of
+    functions/shared/src/instances.rs."""
+    family = instance_type.split(".")[0]
+    rest = family.lstrip("abcdefghijklmnopqrstuvwxyz")
+    after = rest.lstrip("0123456789")
+    return "arm64" if family == "a1" or (after != rest and after.startswith("g")) else "x86_64"
+
+
 class InvalidInstanceId(JsonRESTError):
     code = 400
 
@@ -85,6 +94,8 @@ class RunCommand:
             cluster.fail_install(instance_id)
         if name in faults["never_ready"]:
             cluster.never_ready(instance_id)
+        cluster.addon_faults(faults["fail_addons"], faults["unhealthy_addons"])
+        cluster.set_architecture(instance_id, architecture(instance.instance_type))
         for port in faults["closed_ports"]:
             self._revoke(instance, int(port))
         # Joins reach the master's agent on 25000 only if the emulator's security groups let

@@ -13,6 +13,7 @@
 use std::collections::BTreeMap;
 
 use aws_sdk_ssm::types::ParameterType;
+use mec_shared::catalogue::{self, AddonReport, AddonStatus, Planned};
 use mec_shared::commands::{self, CommandProgress, CommandRef, CommandRequest};
 use mec_shared::model::{validate_cluster, Node};
 use mec_shared::{naming, Aws, EnvironmentSpec, MecError, Settings};
@@ -35,6 +36,7 @@ pub const DOCUMENT_PARAMETERS: &[&str] = &[
     "controlPlane",
     "verifyTimeout",
     "addons",
+    "optionalAddons",
     "kubeconfigParameter",
     "kmsKeyId",
     "region",
@@ -122,6 +124,10 @@ pub struct JoinProgress {
     /// After a finished verify: the nodes the master reports Ready.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub ready_nodes: Vec<String>,
+    /// After finished add-ons: one report per add-on, in install order. Always present (empty
+    /// before), so that the state machine can select it whatever the phase.
+    #[serde(default)]
+    pub addons: Vec<AddonReport>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -315,13 +321,28 @@ async fn verify(aws: &Aws, settings: &Settings, input: &JoinInput) -> Result<Joi
     Ok(JoinSent::new(JoinPhase::Verify, commands))
 }
 
-/// Enables the spec's add-ons from the first master (nothing to send when there are none).
+/// Installs the spec's add-ons and their dependencies from the first master, in dependency
+/// order (nothing to send when the spec names none). Only catalogue names travel: the commands
+/// are the document's own cases.
 async fn addons(aws: &Aws, settings: &Settings, input: &JoinInput) -> Result<JoinSent, MecError> {
-    if input.spec.addons.is_empty() {
+    let plan = catalogue::plan(&input.spec)?;
+    if plan.is_empty() {
         return Ok(JoinSent::new(JoinPhase::Addons, Vec::new()));
     }
+    let names = |optional_only: bool| {
+        plan.iter()
+            .filter(|p| !optional_only || p.optional)
+            .map(|p| p.name.as_str())
+            .collect::<Vec<_>>()
+            .join(",")
+    };
     let mut parameters = base_parameters(settings, JoinPhase::Addons);
-    parameters.insert("addons", input.spec.addons.join(","));
+    parameters.insert("addons", names(false));
+    parameters.insert("optionalAddons", names(true));
+    parameters.insert(
+        "executionTimeout",
+        catalogue::execution_timeout_seconds(&plan)?.to_string(),
+    );
     let master = std::slice::from_ref(first_master(input));
     let commands = send(
         aws,
@@ -332,7 +353,7 @@ async fn addons(aws: &Aws, settings: &Settings, input: &JoinInput) -> Result<Joi
         master,
     )
     .await?;
-    info!(addons = input.spec.addons.len(), "add-ons sent");
+    info!(addons = plan.len(), "add-ons sent");
     Ok(JoinSent::new(JoinPhase::Addons, commands))
 }
 
@@ -432,31 +453,21 @@ async fn status(
         outputs,
     } = commands::progress(aws, &settings.join_document, &input.commands, &nodes).await?;
     let mut ready_nodes = Vec::new();
+    let mut addon_reports = Vec::new();
+    if done && phase == JoinPhase::Addons && !input.commands.is_empty() {
+        let output = master_output(aws, input, &outputs).await?;
+        let plan = catalogue::plan(&input.spec)?;
+        addon_reports = addon_reports_from_output(&output, &plan).map_err(|excerpt| {
+            MecError::CommandFailed {
+                document: settings.join_document.clone(),
+                node: first_master(input).name.clone(),
+                status: "Success".into(),
+                excerpt,
+            }
+        })?;
+    }
     if done && phase == JoinPhase::Verify {
-        // ListCommandInvocations keeps 2,500 characters of output, too little for a big cluster's
-        // summary; GetCommandInvocation keeps 24,000 (about 600 nodes).
-        let master = first_master(input);
-        let output = match input
-            .commands
-            .iter()
-            .find(|c| c.instance_ids.contains(&master.instance_id))
-        {
-            Some(command) => aws
-                .ssm
-                .get_command_invocation()
-                .command_id(&command.command_id)
-                .instance_id(&master.instance_id)
-                .send()
-                .await
-                .map_err(|e| MecError::from_sdk("GetCommandInvocation", e))?
-                .standard_output_content()
-                .unwrap_or_default()
-                .to_string(),
-            None => outputs
-                .get(&master.instance_id)
-                .cloned()
-                .unwrap_or_default(),
-        };
+        let output = master_output(aws, input, &outputs).await?;
         ready_nodes = ready_from_verify_output(&output);
         if input.masters.len() > 1 && !high_availability_in_verify_output(&output) {
             return Err(MecError::NodesNotReady(format!(
@@ -492,7 +503,79 @@ async fn status(
         succeeded,
         pending,
         ready_nodes,
+        addons: addon_reports,
     })
+}
+
+/// The first master's whole standard output. ListCommandInvocations keeps 2,500 characters, too
+/// little for a big cluster's summary; GetCommandInvocation keeps 24,000 (about 600 nodes).
+async fn master_output(
+    aws: &Aws,
+    input: &JoinInput,
+    listed: &BTreeMap<String, String>,
+) -> Result<String, MecError> {
+    let master = first_master(input);
+    Ok(
+        match input
+            .commands
+            .iter()
+            .find(|c| c.instance_ids.contains(&master.instance_id))
+        {
+            Some(command) => aws
+                .ssm
+                .get_command_invocation()
+                .command_id(&command.command_id)
+                .instance_id(&master.instance_id)
+                .send()
+                .await
+                .map_err(|e| MecError::from_sdk("GetCommandInvocation", e))?
+                .standard_output_content()
+                .unwrap_or_default()
+                .to_string(),
+            None => listed.get(&master.instance_id).cloned().unwrap_or_default(),
+        },
+    )
+}
+
+/// Reads the add-on script's `addon <name> READY` / `addon <name> FAILED <reason>` lines into one
+/// report per planned add-on. A succeeded run must report every add-on, and none that is required
+/// as FAILED (the script exits 1 then); otherwise the reason is returned.
+pub fn addon_reports_from_output(
+    output: &str,
+    plan: &[Planned],
+) -> Result<Vec<AddonReport>, String> {
+    let mut reports = Vec::new();
+    for planned in plan {
+        let line = output.lines().rev().find_map(|line| {
+            let rest = line.strip_prefix("addon ")?;
+            let (name, rest) = rest.split_once(' ')?;
+            (name == planned.name).then_some(rest)
+        });
+        let report = match line {
+            Some("READY") => AddonReport {
+                name: planned.name.clone(),
+                status: AddonStatus::Ready,
+                optional: planned.optional,
+                message: None,
+            },
+            Some(rest) if rest.starts_with("FAILED") => AddonReport {
+                name: planned.name.clone(),
+                status: AddonStatus::Failed,
+                optional: planned.optional,
+                message: Some(rest.trim_start_matches("FAILED").trim().to_string()),
+            },
+            _ => return Err(format!("no report for add-on {}", planned.name)),
+        };
+        if report.status == AddonStatus::Failed && !planned.optional {
+            return Err(format!(
+                "required add-on {} failed: {}",
+                planned.name,
+                report.message.unwrap_or_default()
+            ));
+        }
+        reports.push(report);
+    }
+    Ok(reports)
 }
 
 /// Reads the verify script's `node <name> Ready|NotReady` lines.
@@ -534,6 +617,39 @@ mod tests {
         assert_eq!(
             token_reference("lab-1"),
             "{{ssm-secure:/mec/lab-1/join-token}}"
+        );
+    }
+
+    #[test]
+    fn addon_output_parsing() {
+        let plan = [
+            Planned {
+                name: "dns".into(),
+                optional: false,
+            },
+            Planned {
+                name: "edgex".into(),
+                optional: true,
+            },
+        ];
+        let out =
+            "mec-join: installing dns\naddon dns READY\naddon edgex FAILED install failed: boom\n";
+        let reports = addon_reports_from_output(out, &plan).unwrap();
+        assert_eq!(reports[0].status, AddonStatus::Ready);
+        assert!(!reports[0].optional);
+        assert_eq!(reports[1].status, AddonStatus::Failed);
+        assert_eq!(reports[1].message.as_deref(), Some("install failed: boom"));
+        assert!(addon_reports_from_output("addon dns READY\n", &plan)
+            .unwrap_err()
+            .contains("no report for add-on edgex"));
+        let required_failed = [Planned {
+            name: "dns".into(),
+            optional: false,
+        }];
+        assert!(
+            addon_reports_from_output("addon dns FAILED x\n", &required_failed)
+                .unwrap_err()
+                .contains("required add-on dns failed")
         );
     }
 

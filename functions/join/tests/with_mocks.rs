@@ -417,3 +417,73 @@ async fn ha_verify_names_the_control_plane_and_requires_high_availability() {
     assert_eq!(err.error_type(), "NodesNotReady");
     assert!(err.to_string().contains("high availability"), "{err}");
 }
+
+#[tokio::test]
+async fn addons_send_catalogue_names_in_dependency_order_and_report_each() {
+    let masters = vec![node(Role::Master, 0)];
+    let workers = vec![node(Role::Worker, 0)];
+    let mut value = input("addons", &masters, &workers);
+    value["spec"]["addons"] = json!(["dns", {"name": "edgex", "optional": true}]);
+    let sent: Sent = Arc::default();
+    let send = send_recorder(&sent);
+    let aws = mocks::aws(&[], &[&send]);
+    mec_join::handle(&aws, &Settings::default(), value.clone())
+        .await
+        .unwrap();
+    let (ids, params) = sent.lock().unwrap()[0].clone();
+    assert_eq!(
+        ids,
+        vec![masters[0].instance_id.clone()],
+        "the first master only"
+    );
+    assert_eq!(param(&params, "addons"), "dns,helm3,hostpath-storage,edgex");
+    assert_eq!(
+        param(&params, "optionalAddons"),
+        "helm3,hostpath-storage,edgex"
+    );
+    let timeout: u32 = param(&params, "executionTimeout").parse().unwrap();
+    assert!(timeout > 1200, "covers edgex's health wait: {timeout}");
+
+    let mut status = status_input(&masters, &workers, "addons");
+    status["spec"] = value["spec"].clone();
+    let out = "addon dns READY\naddon helm3 READY\naddon hostpath-storage READY\naddon edgex FAILED not healthy after 1200s: pods pending\n";
+    let listed = verify_result(&masters[0], CommandInvocationStatus::Success, out);
+    let full = verify_output(out);
+    let aws = mocks::aws(&[], &[&listed, &full]);
+    let progress = mec_join::handle(&aws, &Settings::default(), status)
+        .await
+        .unwrap();
+    let value = serde_json::to_value(&progress).unwrap();
+    assert_eq!(value["done"], true);
+    assert_eq!(
+        value["addons"][0],
+        json!({"name": "dns", "status": "READY", "optional": false})
+    );
+    assert_eq!(value["addons"][3]["status"], "FAILED");
+    assert_eq!(value["addons"][3]["optional"], true);
+    assert!(value["addons"][3]["message"]
+        .as_str()
+        .unwrap()
+        .contains("not healthy"));
+}
+
+#[tokio::test]
+async fn no_addons_send_nothing_and_report_an_empty_list() {
+    let masters = vec![node(Role::Master, 0)];
+    let mut value = input("addons", &masters, &[]);
+    value["spec"]["addons"] = json!([]);
+    let aws = mocks::aws(&[], &[]);
+    let out = mec_join::handle(&aws, &Settings::default(), value.clone())
+        .await
+        .unwrap();
+    assert_eq!(serde_json::to_value(&out).unwrap()["commands"], json!([]));
+    let mut status = input("status", &masters, &[]);
+    status["spec"] = value["spec"].clone();
+    status["phase"] = json!("addons");
+    let progress = mec_join::handle(&aws, &Settings::default(), status)
+        .await
+        .unwrap();
+    let progress = serde_json::to_value(&progress).unwrap();
+    assert_eq!(progress["done"], true);
+    assert_eq!(progress["addons"], json!([]));
+}

@@ -2,11 +2,13 @@
 //! names, tags and names, and the AWS helpers that more than one step needs.
 
 pub mod aws;
+pub mod catalogue;
 pub mod cidr;
 pub mod commands;
 pub mod error;
 pub mod expiry;
 pub mod input;
+pub mod instances;
 pub mod inventory;
 pub mod lambda;
 pub mod launch;

@@ -3,6 +3,7 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+pub use crate::catalogue::{AddonReport, AddonStatus};
 use crate::error::ErrorInfo;
 use crate::inventory::Resource;
 use crate::tags::Role;
@@ -51,6 +52,9 @@ pub struct EnvironmentRecord {
     /// `https://<master public address>:16443`.
     pub api_endpoint: Option<String>,
     pub error: Option<ErrorInfo>,
+    /// Each add-on the add-on step installed (dependencies included), in install order.
+    #[serde(default)]
+    pub addons: Vec<AddonReport>,
     /// What the rollback deleted, when a failure triggered one.
     #[serde(default)]
     pub rollback_removed: Vec<Resource>,

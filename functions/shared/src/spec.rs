@@ -11,16 +11,6 @@ use serde::{Deserialize, Serialize};
 use crate::cidr::Ipv4Cidr;
 use crate::error::MecError;
 
-/// Add-ons MicroK8s ships in its core catalogue that mec knows how to enable.
-pub const KNOWN_ADDONS: &[&str] = &[
-    "dns",
-    "hostpath-storage",
-    "ingress",
-    "metrics-server",
-    "helm3",
-    "rbac",
-];
-
 /// Lowest MicroK8s track accepted: mec writes a launch configuration (1.27+) before installing.
 const MIN_TRACK: (u32, u32) = (1, 27);
 const CHANNEL_RISKS: &[&str] = &["stable", "candidate", "beta", "edge"];
@@ -48,9 +38,11 @@ pub struct EnvironmentSpec {
     /// MicroK8s snap channel, `<major>.<minor>/<risk>`, 1.27 or newer.
     #[serde(default = "defaults::channel")]
     pub microk8s_channel: String,
-    /// MicroK8s add-ons to enable, from the known catalogue.
+    /// Add-ons to install after the join, from mec's catalogue (`functions/shared/catalogue`):
+    /// a name (`"dns"`), or `{"name": "edgex", "optional": true}` for one whose failure leaves
+    /// the environment READY with the add-on marked FAILED. Dependencies are added by mec.
     #[serde(default = "defaults::addons")]
-    pub addons: Vec<String>,
+    pub addons: Vec<AddonRequest>,
     /// The VPC's CIDR block: a private (RFC 1918) range from /16 to /24.
     #[serde(default = "defaults::vpc_cidr")]
     pub vpc_cidr: String,
@@ -71,6 +63,51 @@ pub struct EnvironmentSpec {
     pub tags: BTreeMap<String, String>,
 }
 
+/// One entry of `addons`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum AddonRequest {
+    /// A required add-on, by name.
+    Name(String),
+    /// An add-on with options.
+    Options(AddonOptions),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AddonOptions {
+    /// The add-on's name in the catalogue.
+    pub name: String,
+    /// true: a failure of this add-on does not fail the environment.
+    #[serde(default)]
+    pub optional: bool,
+}
+
+impl AddonRequest {
+    pub fn name(&self) -> &str {
+        match self {
+            AddonRequest::Name(name) => name,
+            AddonRequest::Options(options) => &options.name,
+        }
+    }
+
+    pub fn optional(&self) -> bool {
+        matches!(self, AddonRequest::Options(o) if o.optional)
+    }
+}
+
+impl From<&str> for AddonRequest {
+    fn from(name: &str) -> Self {
+        AddonRequest::Name(name.to_string())
+    }
+}
+
+impl PartialEq<&str> for AddonRequest {
+    fn eq(&self, other: &&str) -> bool {
+        matches!(self, AddonRequest::Name(name) if name == other)
+    }
+}
+
 mod defaults {
     pub fn workers() -> u32 {
         2
@@ -84,7 +121,7 @@ mod defaults {
     pub fn channel() -> String {
         "1.32/stable".into()
     }
-    pub fn addons() -> Vec<String> {
+    pub fn addons() -> Vec<super::AddonRequest> {
         vec!["dns".into(), "hostpath-storage".into()]
     }
     pub fn vpc_cidr() -> String {
@@ -121,7 +158,6 @@ impl EnvironmentSpec {
         validate_instance_type("instance_type", &self.instance_type)?;
         validate_instance_type("worker_instance_type", &self.worker_instance_type)?;
         validate_channel(&self.microk8s_channel)?;
-        validate_addons(&self.addons)?;
         validate_vpc_cidr(&self.vpc_cidr)?;
         for (i, cidr) in self.api_allowed_cidrs.iter().enumerate() {
             let field = format!("api_allowed_cidrs[{i}]");
@@ -154,7 +190,9 @@ impl EnvironmentSpec {
                 ));
             }
         }
-        validate_tags(&self.tags)
+        validate_tags(&self.tags)?;
+        // Last: the add-ons are checked against the (valid) cluster the spec describes.
+        crate::catalogue::check(self)
     }
 
     /// Every node of the environment: masters first, then workers.
@@ -229,24 +267,6 @@ fn validate_channel(channel: &str) -> Result<(), MecError> {
             field,
             "must be 1.27 or newer (mec installs with a MicroK8s launch configuration)",
         ));
-    }
-    Ok(())
-}
-
-fn validate_addons(addons: &[String]) -> Result<(), MecError> {
-    for (i, addon) in addons.iter().enumerate() {
-        if !KNOWN_ADDONS.contains(&addon.as_str()) {
-            return Err(MecError::invalid_spec(
-                &format!("addons[{i}]"),
-                &format!("unknown add-on; known: {}", KNOWN_ADDONS.join(", ")),
-            ));
-        }
-        if addons[..i].contains(addon) {
-            return Err(MecError::invalid_spec(
-                &format!("addons[{i}]"),
-                "listed twice",
-            ));
-        }
     }
     Ok(())
 }
@@ -408,6 +428,15 @@ mod tests {
                 json!({"name": "lab", "addons": ["dns", "dns"]}),
                 "addons[1]",
             ),
+            (
+                json!({"name": "lab", "addons": ["dns", {"name": "dns", "optional": true}]}),
+                "addons[1]",
+            ),
+            (
+                json!({"name": "lab", "addons": [{"name": "dns", "optonal": true}]}),
+                "addons[0]",
+            ),
+            (json!({"name": "lab", "addons": [7]}), "addons[0]"),
             (json!({"name": "lab", "vpc_cidr": "8.8.0.0/16"}), "vpc_cidr"),
             (json!({"name": "lab", "vpc_cidr": "10.0.0.0/8"}), "vpc_cidr"),
             (
