@@ -362,5 +362,7 @@ def enable(ctx: Context, args: list[str]) -> int:
                 ctx.out(f"Addon {name} is already enabled")
                 continue
             enabled.append(name)
+            delay = s["latency"].get("addon_seconds", 0.0) * s["time_scale"]
+        scaled_sleep(delay)
         ctx.out(f"Infer repository core for addon {name}\nEnabling {name}\n{name} is enabled")
     return 0

@@ -9,9 +9,16 @@ test (or a person) can change them while the world runs.
       "fail_install": ["lab-1-worker-1"],          # the install document fails on these nodes
       "never_ready": ["lab-1-worker-1"],           # joined, but never Ready on the master
       "closed_ports": [25000],                     # the cluster's security group lacks these ports
-      "registration_seconds": 0,                   # SSM agent registration latency
+      "boot_seconds": 0,                           # RunInstances to running (EC2)
+      "registration_seconds": 0,                   # then until the SSM agent is Online
       "install_seconds": 0, "join_seconds": 0,     # MicroK8s install and join latencies
-      "time_scale": 0.01                           # the scripts' own sleeps, scaled
+      "ready_seconds": 0,                          # install to `microk8s status --wait-ready`
+      "joined_ready_seconds": 0,                   # join to the node Ready on the master
+      "addon_seconds": 0,                          # per `microk8s enable`
+      "time_scale": 0.01,                          # the scripts' own sleeps and every latency
+                                                   #   above, scaled
+      "wait_scale": 1.0                            # Step Functions Wait states sleep Seconds x
+                                                   #   this (the benchmarks set it = time_scale)
     }
 
 Only calls from the Lambda binaries are faulted (their user agent carries exec-env/AWS_Lambda),
@@ -35,10 +42,15 @@ DEFAULTS: dict[str, Any] = {
     "fail_install": [],
     "never_ready": [],
     "closed_ports": [],
+    "boot_seconds": 0.0,
     "registration_seconds": 0.0,
     "install_seconds": 0.0,
     "join_seconds": 0.0,
+    "ready_seconds": 0.0,
+    "joined_ready_seconds": 0.0,
+    "addon_seconds": 0.0,
     "time_scale": 0.01,
+    "wait_scale": 1.0,
 }
 
 
@@ -88,3 +100,22 @@ def install(faults: Faults) -> None:
         return original(self)
 
     BaseResponse.call_action = call_action  # type: ignore[method-assign]
+    _scale_waits(faults)
+
+
+def _scale_waits(faults: Faults) -> None:
+    """Step Functions Wait states sleep Seconds x wait_scale, so that a time-scaled world polls
+    at the deployed intervals, scaled like everything else."""
+    import time
+
+    from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import WaitFunction
+
+    def wait_interval(self: WaitFunction, env: Any, wait_seconds: int) -> None:
+        deadline = time.monotonic() + max(wait_seconds, 0) * float(faults.current()["wait_scale"])
+        while env.is_running():
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return
+            env.program_state_event.wait(remaining)
+
+    WaitFunction._wait_interval = wait_interval  # type: ignore[method-assign]
