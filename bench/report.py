@@ -28,12 +28,13 @@ def render(results: dict[str, Any]) -> str:
             rows.append([
                 r["workers"], _m(r["modelled"]), _m(r["lower_bound"]), f"{r['ratio']:.2f}×",
                 _m(r["lower_bound_prefetch"]), _m(r["iec"]), f"{r['iec'] / r['modelled']:.1f}×",
+                " / ".join(_m(v) for v in r["modelled_at"].values()),
                 " / ".join(f"{w:.1f}" for w in r["walls"].values()), f"{r['overhead']:.1f}",
             ])
         scales = " and ".join(str(s) for s in results["scales"])
         parts.append("### Time to Ready (modelled, m:ss)\n\n" + table(
             ["workers", "mec", "lower bound", "mec / bound", "bound with snap prefetch", "IEC Type 2 (model)", "IEC / mec",
-             f"wall s at scale {scales}", "overhead s (real)"], rows))
+             f"mec at scale {scales}", f"wall s at scale {scales}", "overhead s (real, largest scale)"], rows))
         published = table(["alternative", "published time to a cluster", "source"], [list(p) for p in model.PUBLISHED])
         parts.append(published)
         latency = table(["stage", "modelled s", "source"], [[k, f"{v.seconds:g}", v.source] for k, v in model.LATENCY.items()])

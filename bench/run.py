@@ -4,8 +4,9 @@ world and printed as tables (also written to .build/bench/results.md and results
 The world (local/world/serve.py) runs the release Lambda binaries; the pipeline is deployed by
 Terraform (bench/infra: the module's default poll intervals) and every latency of bench/model.py
 is slept scaled by a time scale, Step Functions' Wait states too. Wall time = scale x modelled +
-overhead (the emulator's and the binaries' own work, which does not scale); each size is run at
-two scales and the fit gives the modelled seconds (bench/model.py: modelled_seconds).
+overhead (the emulator's and the binaries' own work, which does not scale): the modelled time is
+(wall - the action steps' real time) / scale (bench/model.py explains why); each size runs at
+two scales.
 
 Usage: .venv/bin/python bench/run.py   (env: MEC_LOCAL_PORT, CARGO_TARGET_DIR, MEC_BENCH_SCALES,
        MEC_BENCH_SIZES, MEC_BENCH_PARTS=ready,cost,cold,scale)
@@ -38,8 +39,10 @@ import report  # noqa: E402
 
 TARGET = Path(os.environ.get("CARGO_TARGET_DIR", Path.home() / ".cache/mec/target"))
 RELEASE = TARGET / "release"
+# The binaries the world runs (release by default: the cost table's billed ms are theirs).
+WORLD_BINARIES = Path(os.environ.get("MEC_BENCH_BINARIES", RELEASE))
 FUNCTIONS = ["validate", "network", "master", "workers", "install", "join", "teardown"]
-SCALES = [float(s) for s in os.environ.get("MEC_BENCH_SCALES", "0.02,0.06").split(",")]
+SCALES = [float(s) for s in os.environ.get("MEC_BENCH_SCALES", "0.1,0.2").split(",")]
 SIZES = [int(s) for s in os.environ.get("MEC_BENCH_SIZES", "0,2,10,50").split(",")]
 PARTS = set(os.environ.get("MEC_BENCH_PARTS", "ready,cost,cold,scale").split(","))
 COLD_STARTS = 20
@@ -59,7 +62,7 @@ class World:
         state.mkdir(parents=True, exist_ok=True)
         self.log = open(state / "world.log", "wb")  # noqa: SIM115 - closed in stop()
         self.process = subprocess.Popen(
-            [sys.executable, str(ROOT / "local/world/serve.py"), "--port", str(port), "--binaries", str(RELEASE), "--state", str(state)],
+            [sys.executable, str(ROOT / "local/world/serve.py"), "--port", str(port), "--binaries", str(WORLD_BINARIES), "--state", str(state)],
             stdout=self.log, stderr=subprocess.STDOUT)
         deadline = time.time() + 60
         while True:
@@ -160,6 +163,16 @@ def provision(world: World, arns: dict[str, str], name: str, workers: int, scale
     if done["status"] != "SUCCEEDED":
         raise SystemExit(f"{name} ({workers} workers, scale {scale}) {done['status']}: {done.get('error')}: {done.get('cause')}")
     result = {"execution": execution, "wall": wall(done), "start": done["startDate"].timestamp(), "stop": done["stopDate"].timestamp()}
+    # Where the time went: each Task state's entries, in modelled seconds since the start.
+    events = history(sfn, execution)
+    began = events[0]["timestamp"]
+    result["tasks"] = [(e["stateEnteredEventDetails"]["name"], round((e["timestamp"] - began).total_seconds() / scale, 1))
+                       for e in events if e["type"] == "TaskStateEntered"]
+    result["retries"] = sum(1 for e in events if e["type"] == "TaskScheduled") - len(result["tasks"])
+    result["waited"] = model.waited_seconds(events)
+    result["overhead"] = model.control_seconds(events)
+    result["modelled"] = (result["wall"] - result["overhead"]) / scale
+    time.sleep(1)  # keeps the teardown's calls out of the create's window
     gone = wait(sfn, start(sfn, arns["teardown"], f"{name}--d", {"name": name}))
     if gone["status"] != "SUCCEEDED":
         raise SystemExit(f"teardown of {name} {gone['status']}: {gone.get('error')}")
@@ -170,7 +183,7 @@ def cost_of(world: World, run: dict[str, Any], workers: int) -> dict[str, Any]:
     sfn = world.client("stepfunctions")
     events = history(sfn, run["execution"])
     billed_transitions, entered = transitions(events)
-    window = lambda r: run["start"] - 0.5 <= r["time"] <= run["stop"] + 0.5  # noqa: E731
+    window = lambda r: run["start"] - 0.2 <= r["time"] <= run["stop"] + 0.2  # noqa: E731
     invocations = [r for r in world.records("invocations.jsonl") if window(r)]
     calls = [r for r in world.records("api-calls.jsonl") if window(r) and r["source"] in ("lambda", "node")]
     by_operation = Counter(f"{r['service']}:{r['operation']}" for r in calls if r["source"] == "lambda")
@@ -205,20 +218,26 @@ def cost_of(world: World, run: dict[str, Any], workers: int) -> dict[str, Any]:
 
 def time_to_ready(world: World, arns: dict[str, str]) -> tuple[list[dict[str, Any]], dict[int, dict[str, Any]]]:
     rows, costs = [], {}
+    # Every function started once before the measured runs: a cold start is overhead that
+    # would land in one run only and skew the fit.
+    provision(world, arns, "ttr-warmup", 1, SCALES[0])
     for workers in SIZES:
         runs = []
         for k, scale in enumerate(SCALES):
             log(f"{workers} workers at time scale {scale}")
             run = provision(world, arns, f"ttr-{workers}w-{k}", workers, scale)
             runs.append((scale, run))
-            log(f"  wall {run['wall']:.2f} s")
-        modelled, overhead = model.modelled_seconds([(s, r["wall"]) for s, r in runs])
+            log(f"  wall {run['wall']:.2f} s, control {run['overhead']:.2f} s, in Waits {run['waited']:.2f} s: modelled {run['modelled']:.1f} s")
+        # The largest scale's figure: the nodes' real overhead weighs least there.
+        modelled, overhead = runs[-1][1]["modelled"], runs[-1][1]["overhead"]
         bound = model.lower_bound(workers)
         rows.append({
             "workers": workers, "walls": {str(s): round(r["wall"], 3) for s, r in runs},
+            "modelled_at": {str(s): r["modelled"] for s, r in runs},
             "modelled": modelled, "overhead": overhead, "lower_bound": bound,
             "lower_bound_prefetch": model.lower_bound(workers, prefetch=True),
             "ratio": modelled / bound, "iec": model.iec_type2(workers),
+            "tasks": {str(s): r["tasks"] for s, r in runs}, "retries": {str(s): r["retries"] for s, r in runs},
         })
         if workers in (2, 50) and "cost" in PARTS:
             costs[workers] = cost_of(world, runs[-1][1], workers)
@@ -323,13 +342,13 @@ def machine() -> dict[str, str]:
 
 
 def main() -> None:
-    missing = [f for f in FUNCTIONS if not (RELEASE / f"mec-{f}").exists()]
+    missing = [f for f in FUNCTIONS if not (WORLD_BINARIES / f"mec-{f}").exists() or not (RELEASE / f"mec-{f}").exists()]
     if missing:
-        raise SystemExit(f"no release binaries {missing} in {RELEASE}: cargo build --release --workspace --bins")
+        raise SystemExit(f"no binaries {missing} in {WORLD_BINARIES} or {RELEASE}: cargo build --release --workspace --bins")
     out = ROOT / ".build" / "bench"
     state = out / datetime.now(timezone.utc).strftime("world-%Y%m%dT%H%M%S")
     zips = out / "zips"
-    subprocess.run([sys.executable, str(ROOT / "local/package_lambdas.py"), str(RELEASE), str(zips)], check=True, stdout=subprocess.DEVNULL)
+    subprocess.run([sys.executable, str(ROOT / "local/package_lambdas.py"), str(WORLD_BINARIES), str(zips)], check=True, stdout=subprocess.DEVNULL)
     port = int(os.environ.get("MEC_LOCAL_PORT") or 0) or _free_port()
     log(f"local world on port {port}, state {state}")
     world = World(state, port)

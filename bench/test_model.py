@@ -34,12 +34,39 @@ def test_iec_installs_workers_one_by_one_after_a_fixed_wait():
     assert model.iec_type2(2, latency=FLAT) == 40 + 60 + 2 * 40 + 20
 
 
-def test_two_scales_separate_modelled_time_from_overhead():
-    modelled, overhead = model.modelled_seconds([(0.02, 0.02 * 200 + 3), (0.06, 0.06 * 200 + 3)])
-    assert modelled == pytest.approx(200)
-    assert overhead == pytest.approx(3)
-    with pytest.raises(ValueError):
-        model.modelled_seconds([(0.02, 5.0), (0.02, 6.0)])
+def test_waited_seconds_pairs_wait_entries_and_exits():
+    from datetime import datetime, timedelta
+
+    t0 = datetime(2026, 1, 1)
+    at = lambda s: t0 + timedelta(seconds=s)  # noqa: E731
+    events = [
+        {"type": "TaskStateEntered", "timestamp": at(0)},
+        {"type": "WaitStateEntered", "timestamp": at(1)},
+        {"type": "WaitStateExited", "timestamp": at(1.5)},
+        {"type": "TaskStateEntered", "timestamp": at(2)},
+        {"type": "WaitStateEntered", "timestamp": at(3)},
+        {"type": "WaitStateExited", "timestamp": at(3.25)},
+    ]
+    assert model.waited_seconds(events) == pytest.approx(0.75)
+
+
+def test_control_seconds_counts_action_steps_and_the_launch_not_the_polls():
+    from datetime import datetime, timedelta
+
+    t0 = datetime(2026, 1, 1)
+
+    def ev(kind, name, s):
+        key = "stateEnteredEventDetails" if kind.endswith("Entered") else "stateExitedEventDetails"
+        return {"type": kind, "timestamp": t0 + timedelta(seconds=s), key: {"name": name}}
+
+    events = [
+        ev("TaskStateEntered", "Network", 0), ev("TaskStateExited", "Network", 1),
+        ev("ParallelStateEntered", "LaunchNodes", 1), ev("TaskStateEntered", "Masters", 1.1),
+        ev("TaskStateExited", "Masters", 1.5), ev("ParallelStateExited", "LaunchNodes", 2),
+        ev("TaskStateEntered", "CheckNodes", 2), ev("TaskStateExited", "CheckNodes", 3),
+        ev("TaskStateEntered", "Install", 3), ev("TaskStateExited", "Install", 3.5),
+    ]
+    assert model.control_seconds(events) == pytest.approx(1 + 1 + 0.5)
 
 
 def test_faults_scale_latencies_and_waits_alike():

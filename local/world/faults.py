@@ -104,10 +104,11 @@ def install(faults: Faults) -> None:
 
 
 def _scale_waits(faults: Faults) -> None:
-    """Step Functions Wait states sleep Seconds x wait_scale, so that a time-scaled world polls
-    at the deployed intervals, scaled like everything else."""
+    """Step Functions Wait states and Retry intervals sleep their seconds x wait_scale, so that a
+    time-scaled world polls and retries at the deployed intervals, scaled like everything else."""
     import time
 
+    from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
     from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import WaitFunction
 
     def wait_interval(self: WaitFunction, env: Any, wait_seconds: int) -> None:
@@ -119,3 +120,14 @@ def _scale_waits(faults: Faults) -> None:
             env.program_state_event.wait(remaining)
 
     WaitFunction._wait_interval = wait_interval  # type: ignore[method-assign]
+
+    class ScaledTime:
+        """The retrier's `time`, with its sleep between attempts scaled like the Wait states."""
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(time, name)
+
+        def sleep(self, seconds: float) -> None:
+            time.sleep(seconds * float(faults.current()["wait_scale"]))
+
+    retrier_decl.time = ScaledTime()  # type: ignore[assignment]
