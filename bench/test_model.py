@@ -15,23 +15,23 @@ FLAT = {key: model.Figure(10.0, "test") for key in model.LATENCY}
 
 
 def test_lower_bound_sums_the_stages_that_cannot_overlap():
-    # boot + registration + install + ready + 2 add-ons; workers add join + joined-ready.
-    assert model.lower_bound(0, latency=FLAT) == 60
-    assert model.lower_bound(2, latency=FLAT) == 80
-    assert model.lower_bound(50, latency=FLAT) == 80, "workers install in parallel: the bound does not grow"
+    # boot + registration + install + ready + 1 add-on; workers add join + joined-ready.
+    assert model.lower_bound(0, latency=FLAT) == 50
+    assert model.lower_bound(2, latency=FLAT) == 70
+    assert model.lower_bound(50, latency=FLAT) == 70, "workers install in parallel: the bound does not grow"
 
 
 def test_prefetch_overlaps_the_download_with_the_registration():
     latency = {**FLAT, "download_seconds": model.Figure(4.0, "test")}
-    assert model.lower_bound(2, prefetch=True, latency=latency) == 80 - 4
+    assert model.lower_bound(2, prefetch=True, latency=latency) == 70 - 4
     longer = {**FLAT, "download_seconds": model.Figure(25.0, "test"), "install_seconds": model.Figure(30.0, "test")}
-    # boot 10 + max(registration 10, download 25) + install rest 5 + ready 10 + join 10 + joined 10 + add-ons 20
-    assert model.lower_bound(2, prefetch=True, latency=longer) == 90
+    # boot 10 + max(registration 10, download 25) + install rest 5 + ready 10 + join 10 + joined 10 + add-on 10
+    assert model.lower_bound(2, prefetch=True, latency=longer) == 80
 
 
 def test_iec_installs_workers_one_by_one_after_a_fixed_wait():
-    assert model.iec_type2(0, latency=FLAT) == 40 + 60 + 20
-    assert model.iec_type2(2, latency=FLAT) == 40 + 60 + 2 * 40 + 20
+    assert model.iec_type2(0, latency=FLAT) == 40 + 60 + 10
+    assert model.iec_type2(2, latency=FLAT) == 40 + 60 + 2 * 40 + 10
 
 
 def test_waited_seconds_pairs_wait_entries_and_exits():
