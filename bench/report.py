@@ -75,7 +75,8 @@ def render(results: dict[str, Any]) -> str:
                      f"Lambda ${model.PRICES['lambda_request'] * 1e6:.2f}/1M requests + ${model.PRICES['lambda_gb_second_arm64']}/GB-s (arm64); "
                      f"KMS ${model.PRICES['kms_request'] * 1e4:.2f}/10,000 requests (+ ${model.PRICES['kms_key_month']:.2f}/month for the "
                      "pipeline's key, shared); EC2 API calls, Run Command and standard parameters free. EC2 instance hours not included. "
-                     "Billed ms are measured here (release binaries against the local emulator), not on Lambda.")
+                     f"Billed ms are measured here ({results.get('world_binaries', 'release')} binaries against the local emulator), "
+                     "not on Lambda.")
     if results.get("cold"):
         rows = [[c["function"], f"{c.get('min_ms', 0):.1f}", f"{c['median_ms']:.1f}", f"{c['p90_ms']:.1f}", f"{c['max_ms']:.1f}",
                  f"{c['binary_bytes'] / 1e6:.1f} MB", f"{c['zip_bytes'] / 1e6:.1f} MB"] for c in results["cold"]]

@@ -369,6 +369,7 @@ def main() -> None:
             single = None
             if "ready" in PARTS:
                 results["scales"] = SCALES
+                results["world_binaries"] = WORLD_BINARIES.name  # "release" unless MEC_BENCH_BINARIES says otherwise
                 results["ready"], costs = time_to_ready(world, arns)
                 if costs:
                     results["cost"] = costs
