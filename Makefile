@@ -20,7 +20,7 @@ endif
 TF_ROOTS := infra/modules/pipeline infra/examples/aws infra/local
 
 .PHONY: help test demo venv tools fmt lint clippy unit documents iam schema release sizes \
-	infra terraform-check terraform-test checkov local-lambdas local-tests lambdas
+	infra terraform-check terraform-test checkov local-lambdas local-tests lambdas bench
 
 help:
 	@echo "make test     all checks and tests (installs moto into .venv and shellcheck)"
@@ -28,6 +28,7 @@ help:
 	@echo "make schema   regenerate the spec's JSON Schema"
 	@echo "make catalogue  regenerate the add-on cases of mec-join and the README table"
 	@echo "make sizes    release-build the Lambdas and print their sizes"
+	@echo "make bench    time to Ready, cost per environment, cold starts and scale, in the local world"
 
 ## The test command: formatting, lints, SSM document and IAM checks, unit and emulator tests,
 ## then the Terraform module: validate, plan tests, checkov, and a real apply into the emulator.
@@ -102,7 +103,7 @@ node_modules/.installed: package-lock.json
 	touch $@
 
 local-tests: venv local-lambdas node_modules/.installed
-	$(PYTHON) -m pytest -q local/tests
+	$(PYTHON) -m pytest -q local/tests bench
 
 ## The arm64 zips for AWS (not needed by the tests): cargo-lambda and zig come from PyPI.
 lambdas: venv
@@ -120,3 +121,10 @@ release:
 sizes: release
 	@for f in $$(ls functions | grep -v -e shared -e testkit); do \
 		printf '%-14s %s\n' "mec-$$f" "$$(du -h $(CARGO_TARGET_DIR)/release/mec-$$f | cut -f1)"; done
+
+## Benchmarks (bench/run.py): tables printed and written to .build/bench/results.md. Release
+## binaries (the cold starts are theirs); a run takes a few minutes. Never timed assertions.
+bench: venv
+	nice cargo build --release --workspace --bins
+	$(PYTHON) -m pytest -q bench
+	$(PYTHON) bench/run.py

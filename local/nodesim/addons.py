@@ -24,7 +24,7 @@ import os
 import re
 from typing import Any
 
-from .context import Context
+from .context import Context, scaled_sleep
 
 # What `microk8s enable <core add-on>` deploys.
 CORE = {
@@ -161,6 +161,8 @@ def enable(ctx: Context, addon: str) -> int:
             if extra not in enabled:
                 enabled.append(extra)
         add_workloads(s, cluster, [*deployed, *(w for p in prerequisites for w in CORE.get(p, []))])
+        delay = s["latency"].get("addon_seconds", 0.0) * s["time_scale"]
+    scaled_sleep(delay)
     ctx.out(f"Infer repository {'community' if community else 'core'} for addon {name}\n"
             f"Enabling {name}\n{name} is enabled")
     return 0

@@ -54,6 +54,7 @@ def main(ctx: Context, args: list[str]) -> int:
         data=json.dumps(body).encode(),
         headers={
             "Content-Type": "application/x-amz-json-1.1",
+            "User-Agent": "mec-nodesim aws",
             "X-Amz-Target": "AmazonSSM.PutParameter",
             "Authorization": f"AWS4-HMAC-SHA256 Credential=testing/20260101/{region}/ssm/aws4_request, SignedHeaders=host, Signature=0",
         },

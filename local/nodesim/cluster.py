@@ -97,10 +97,11 @@ class Cluster:
             s["time_scale"] = float(scale)
 
     def set_latency(self, **seconds: float) -> None:
-        """install_seconds, join_seconds, ready_seconds (before time_scale)."""
+        """install_seconds, join_seconds, ready_seconds, joined_ready_seconds, addon_seconds
+        (before time_scale)."""
         with st.locked_state(self.state_path) as s:
             for key, value in seconds.items():
-                if key not in s["latency"]:
+                if key not in st.new_state("")["latency"]:
                     raise KeyError(f"unknown latency {key!r}")
                 s["latency"][key] = float(value)
 

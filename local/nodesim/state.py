@@ -30,7 +30,10 @@ def new_state(environment: str) -> dict[str, Any]:
         # Multiplies every simulated duration: the scripts' `sleep`s, wait-ready timeouts and the
         # latencies below. Token TTLs stay in wall-clock seconds (a token expires in real time).
         "time_scale": 1.0,
-        "latency": {"install_seconds": 0.0, "join_seconds": 0.0, "ready_seconds": 0.0},
+        # ready: from install to `wait-ready`; joined_ready: from a join to the node Ready on the
+        # master (kubelet and CNI); addon: per `microk8s enable`.
+        "latency": {"install_seconds": 0.0, "join_seconds": 0.0, "ready_seconds": 0.0,
+                    "joined_ready_seconds": 0.0, "addon_seconds": 0.0},
         "faults": {
             # instance id -> how many more `snap install` attempts fail (negative: all of them)
             "fail_install": {},
@@ -138,5 +141,8 @@ def is_ready(state: dict[str, Any], instance_id: str, now: float | None = None) 
     node = state["nodes"][instance_id]
     if not node["installed"] or instance_id in state["faults"]["never_ready"]:
         return False
-    delay = state["latency"]["ready_seconds"] * state["time_scale"]
-    return (now if now is not None else time.time()) >= node["installed_at"] + delay
+    latency = state["latency"]
+    now = now if now is not None else time.time()
+    if node.get("joined_at") and now < node["joined_at"] + latency.get("joined_ready_seconds", 0.0) * state["time_scale"]:
+        return False
+    return now >= node["installed_at"] + latency["ready_seconds"] * state["time_scale"]

@@ -15,9 +15,16 @@ test (or a person) can change them while the world runs.
                                                    #   the error (e.g. MaxSpotInstanceCountExceeded)
       "fail_addons": ["edgex"],                    # these catalogue add-ons fail to install
       "unhealthy_addons": ["openebs"],             # installed, but never healthy
-      "registration_seconds": 0,                   # SSM agent registration latency
+      "boot_seconds": 0,                           # RunInstances to running (EC2)
+      "registration_seconds": 0,                   # then until the SSM agent is Online
       "install_seconds": 0, "join_seconds": 0,     # MicroK8s install and join latencies
-      "time_scale": 0.01                           # the scripts' own sleeps, scaled
+      "ready_seconds": 0,                          # install to `microk8s status --wait-ready`
+      "joined_ready_seconds": 0,                   # join to the node Ready on the master
+      "addon_seconds": 0,                          # per `microk8s enable`
+      "time_scale": 0.01,                          # the scripts' own sleeps and every latency
+                                                   #   above, scaled
+      "wait_scale": 1.0                            # Step Functions Wait states sleep Seconds x
+                                                   #   this (the benchmarks set it = time_scale)
     }
 
 Only calls from the Lambda binaries are faulted (their user agent carries exec-env/AWS_Lambda),
@@ -44,10 +51,15 @@ DEFAULTS: dict[str, Any] = {
     "capacity": {},
     "fail_addons": [],
     "unhealthy_addons": [],
+    "boot_seconds": 0.0,
     "registration_seconds": 0.0,
     "install_seconds": 0.0,
     "join_seconds": 0.0,
+    "ready_seconds": 0.0,
+    "joined_ready_seconds": 0.0,
+    "addon_seconds": 0.0,
     "time_scale": 0.01,
+    "wait_scale": 1.0,
 }
 
 
@@ -131,3 +143,34 @@ def install(faults: Faults) -> None:
         return original(self)
 
     BaseResponse.call_action = call_action  # type: ignore[method-assign]
+    _scale_waits(faults)
+
+
+def _scale_waits(faults: Faults) -> None:
+    """Step Functions Wait states and Retry intervals sleep their seconds x wait_scale, so that a
+    time-scaled world polls and retries at the deployed intervals, scaled like everything else."""
+    import time
+
+    from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
+    from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import WaitFunction
+
+    def wait_interval(self: WaitFunction, env: Any, wait_seconds: int) -> None:
+        deadline = time.monotonic() + max(wait_seconds, 0) * float(faults.current()["wait_scale"])
+        while env.is_running():
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return
+            env.program_state_event.wait(remaining)
+
+    WaitFunction._wait_interval = wait_interval  # type: ignore[method-assign]
+
+    class ScaledTime:
+        """The retrier's `time`, with its sleep between attempts scaled like the Wait states."""
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(time, name)
+
+        def sleep(self, seconds: float) -> None:
+            time.sleep(seconds * float(faults.current()["wait_scale"]))
+
+    retrier_decl.time = ScaledTime()  # type: ignore[assignment]

@@ -14,6 +14,7 @@ import sys
 import threading
 import time
 import uuid
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -89,7 +90,8 @@ class RunCommand:
         cluster = nodesim.Cluster(self.world_dir / "clusters" / environment, environment)
         node = cluster.add_node(instance_id, instance.private_ip, instance.public_ip)
         cluster.set_time_scale(faults["time_scale"])
-        cluster.set_latency(install_seconds=faults["install_seconds"], join_seconds=faults["join_seconds"])
+        cluster.set_latency(**{key: faults[key] for key in (
+            "install_seconds", "join_seconds", "ready_seconds", "joined_ready_seconds", "addon_seconds")})
         if name in faults["fail_install"]:
             cluster.fail_install(instance_id)
         if name in faults["never_ready"]:
@@ -139,10 +141,10 @@ class RunCommand:
         faults = self.faults.current()
         if self._tag(ec2, instance_id, "Name", instance_id) in faults["never_register"]:
             return False
-        launched = getattr(instance, "mec_first_seen", None)
-        if launched is None:
-            launched = instance.mec_first_seen = time.time()
-        return time.time() - launched >= float(faults["registration_seconds"])
+        # Boot, then the agent's registration, counted from the launch, in scaled seconds.
+        since_launch = (datetime.now(timezone.utc) - _aware(instance.launch_time)).total_seconds()
+        latency = float(faults["boot_seconds"]) + float(faults["registration_seconds"])
+        return since_launch >= latency * float(faults["time_scale"])
 
     # --- operations ------------------------------------------------------------------------
 
@@ -286,6 +288,13 @@ class RunCommand:
             {"InstanceId": i, "PingStatus": "Online", "PlatformType": "Linux", "PlatformName": "Ubuntu", "AgentVersion": "3.3.0", "ResourceType": "EC2Instance"}
             for i in online
         ]}
+
+
+def _aware(moment: datetime | str) -> datetime:
+    """moto keeps launch times as naive UTC datetimes (or ISO strings)."""
+    if isinstance(moment, str):
+        moment = datetime.fromisoformat(moment.replace("Z", "+00:00"))
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
 def install(service: RunCommand) -> None:

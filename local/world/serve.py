@@ -33,6 +33,7 @@ def main() -> None:
     from moto.core.config import default_user_config
     from moto.server import main as moto_main
 
+    from world import counting
     from world import faults as world_faults
     from world.lambda_host import LambdaHost
     from world.runcommand import RunCommand, install
@@ -51,6 +52,7 @@ def main() -> None:
     LambdaSimpleBackend.invoke = invoke
     faults = world_faults.Faults(args.faults or args.state / "faults.json")
     world_faults.install(faults)
+    counting.install(args.state / "logs" / "api-calls.jsonl")
     install(RunCommand(args.state, faults))
     try:
         moto_main(["-H", "127.0.0.1", "-p", str(args.port)])

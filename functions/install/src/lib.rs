@@ -281,6 +281,8 @@ async fn online_instances(aws: &Aws, ids: &[String]) -> Result<Vec<String>, MecE
             .ssm
             .describe_instance_information()
             .filters(filter)
+            // One page per 50 nodes (the API's default page is smaller): one call per poll.
+            .max_results(MAX_TARGETS_PER_COMMAND as i32)
             .into_paginator()
             .send();
         while let Some(page) = pages.next().await {

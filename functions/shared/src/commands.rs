@@ -158,6 +158,8 @@ pub async fn progress(
             .list_command_invocations()
             .command_id(&command.command_id)
             .details(true)
+            // A command targets at most 50 nodes: one page, one call per command and poll.
+            .max_results(MAX_TARGETS_PER_COMMAND as i32)
             .into_paginator()
             .send();
         while let Some(page) = pages.next().await {

@@ -84,7 +84,7 @@ variable "join_token_ttl_seconds" {
 variable "node_poll_seconds" {
   description = "Seconds between two checks of the nodes (boot, SSM registration, termination). Whole seconds: Step Functions waits take no fractions."
   type        = number
-  default     = 15
+  default     = 5
 
   validation {
     condition     = var.node_poll_seconds >= 1 && floor(var.node_poll_seconds) == var.node_poll_seconds
@@ -95,7 +95,7 @@ variable "node_poll_seconds" {
 variable "node_poll_max_attempts" {
   description = "Most checks of the nodes (and teardown passes) before the wait counts as failed: node_poll_seconds x this bounds the wait."
   type        = number
-  default     = 80
+  default     = 240
 
   validation {
     condition     = var.node_poll_max_attempts >= 1 && floor(var.node_poll_max_attempts) == var.node_poll_max_attempts
@@ -106,7 +106,7 @@ variable "node_poll_max_attempts" {
 variable "command_poll_max_attempts" {
   description = "Most checks of SSM commands (install and join phases together) before the wait counts as failed."
   type        = number
-  default     = 360
+  default     = 1200
 
   validation {
     condition     = var.command_poll_max_attempts >= 1 && floor(var.command_poll_max_attempts) == var.command_poll_max_attempts
@@ -117,7 +117,7 @@ variable "command_poll_max_attempts" {
 variable "command_poll_seconds" {
   description = "Seconds between two checks of an SSM command (install, join, verify)."
   type        = number
-  default     = 10
+  default     = 3
 
   validation {
     condition     = var.command_poll_seconds >= 1 && floor(var.command_poll_seconds) == var.command_poll_seconds
