@@ -17,7 +17,7 @@ import tempfile
 import zipfile
 from pathlib import Path
 
-FUNCTIONS = ["validate", "network", "master", "workers", "install", "join", "teardown"]
+FUNCTIONS = ["validate", "network", "master", "workers", "install", "join", "teardown", "api"]
 
 
 def package(binary_dir: Path, out_dir: Path) -> None:

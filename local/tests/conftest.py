@@ -54,6 +54,26 @@ def terraform_env(work: Path) -> dict[str, str]:
     return env
 
 
+def local_world(binaries: Path, state: Path, api_port: int | None = None) -> Iterator[str]:
+    """The local world (local/world/serve.py) with the pipeline deployed by the local Terraform
+    root; yields the emulator's endpoint until the caller is done. `api_port`: where the HTTP
+    API front listens (default: the emulator's port + 1)."""
+    assert (binaries / "mec-network").exists(), f"no Lambda binaries in {binaries}: run cargo test --workspace first"
+    port = free_port()
+    command = [sys.executable, str(ROOT / "local/world/serve.py"), "--port", str(port), "--binaries", str(binaries), "--state", str(state)]
+    if api_port:
+        command += ["--api-port", str(api_port)]
+    servers = serve(command, port, log=state / "world.log")
+    endpoint = next(servers)
+    env = terraform_env(state)
+    for args in (["init", "-input=false", f"-backend-config=path={state / 'tfstate'}"],
+                 ["apply", "-input=false", "-auto-approve", f"-var=endpoint={endpoint}"]):
+        done = subprocess.run(["terraform", f"-chdir={ROOT / 'infra/local'}", *args], env=env, capture_output=True, text=True)
+        assert done.returncode == 0, done.stdout + done.stderr
+    yield endpoint
+    next(servers, None)
+
+
 @pytest.fixture(scope="module")
 def endpoint() -> Iterator[str]:
     """moto with mec's extensions (local/moto/server.py), fresh for each test module."""

@@ -14,7 +14,7 @@ from pathlib import Path
 import boto3
 import pytest
 
-from conftest import ROOT, free_port, serve, terraform_env
+from conftest import ROOT, local_world
 
 BINARIES = Path(os.environ.get("MEC_LAMBDA_BINARIES", Path(os.environ.get("CARGO_TARGET_DIR", Path.home() / ".cache/mec/target")) / "debug"))
 
@@ -22,18 +22,9 @@ BINARIES = Path(os.environ.get("MEC_LAMBDA_BINARIES", Path(os.environ.get("CARGO
 @pytest.fixture(scope="module")
 def world(tmp_path_factory):
     """The local world (local/world/serve.py) with the pipeline deployed by the local Terraform root."""
-    assert (BINARIES / "mec-network").exists(), f"no Lambda binaries in {BINARIES}: run cargo test --workspace first"
     state = tmp_path_factory.mktemp("world")
-    port = free_port()
-    command = [sys.executable, str(ROOT / "local/world/serve.py"), "--port", str(port), "--binaries", str(BINARIES), "--state", str(state)]
-    servers = serve(command, port, log=state / "world.log")
-    endpoint = next(servers)
-    env = terraform_env(state)
-    for args in (["init", "-input=false", f"-backend-config=path={state / 'tfstate'}"],
-                 ["apply", "-input=false", "-auto-approve", f"-var=endpoint={endpoint}"]):
-        done = subprocess.run(["terraform", f"-chdir={ROOT / 'infra/local'}", *args], env=env, capture_output=True, text=True)
-        assert done.returncode == 0, done.stdout + done.stderr
-    yield endpoint, state
+    servers = local_world(BINARIES, state)
+    yield next(servers), state
     next(servers, None)
 
 

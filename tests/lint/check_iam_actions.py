@@ -25,7 +25,9 @@ NOT_FUNCTIONS = {"shared", "testkit"}
 REEXPORTS = {"Aws": "aws", "MecError": "error", "Settings": "settings", "EnvironmentSpec": "spec"}
 # Client methods that call no AWS API.
 LOCAL_METHODS = {"config", "clone", "with_config"}
-CALL = re.compile(r"\b(ec2|ssm)\s*\.\s*([a-z][a-z0-9_]*)\s*\(")
+CALL = re.compile(r"\b(ec2|ssm|sfn)\s*\.\s*([a-z][a-z0-9_]*)\s*\(")
+# The SDK client's name, and the IAM service prefix of its actions, where they differ.
+IAM_PREFIX = {"sfn": "states"}
 SHARED_USE = re.compile(r"mec_shared::(\{[^}]*\}|\w+)")
 CRATE_USE = re.compile(r"crate::(\{[^}]*\}|\w+)")
 
@@ -70,7 +72,7 @@ def code_actions(function: Path) -> set[str]:
         text = text.split("#[cfg(test)]")[0]
         for service, call in CALL.findall(text):
             if call not in LOCAL_METHODS:
-                actions.add(f"{service}:{pascal(call)}")
+                actions.add(f"{IAM_PREFIX.get(service, service)}:{pascal(call)}")
     return actions
 
 

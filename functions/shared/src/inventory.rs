@@ -3,46 +3,13 @@
 //! Teardown deletes from this list and the leak audit checks it is empty. Every type is listed
 //! on its own: emulators (and a died step) can leave a child behind a deleted parent.
 
-use aws_sdk_ec2::types::Filter;
-use schemars::JsonSchema;
-use serde::{Deserialize, Serialize};
-
 use crate::aws::Aws;
 use crate::error::MecError;
 use crate::naming;
 use crate::tags;
+use aws_sdk_ec2::types::Filter;
 
-/// Kinds of resources mec creates, in the order teardown deletes them.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
-)]
-#[serde(rename_all = "kebab-case")]
-pub enum ResourceKind {
-    Instance,
-    Volume,
-    SecurityGroup,
-    RouteTable,
-    InternetGateway,
-    Subnet,
-    Vpc,
-    Parameter,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct Resource {
-    pub kind: ResourceKind,
-    pub id: String,
-}
-
-impl Resource {
-    pub fn new(kind: ResourceKind, id: impl Into<String>) -> Self {
-        Self {
-            kind,
-            id: id.into(),
-        }
-    }
-}
+pub use crate::resource::{Resource, ResourceKind};
 
 /// Instance states that still cost money or hold an address.
 const NOT_TERMINATED: &[&str] = &["pending", "running", "shutting-down", "stopping", "stopped"];

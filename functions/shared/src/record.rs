@@ -4,7 +4,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::error::ErrorInfo;
-use crate::inventory::Resource;
+use crate::resource::Resource;
 use crate::tags::Role;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -48,6 +48,16 @@ pub struct EnvironmentRecord {
     /// What the rollback deleted, when a failure triggered one.
     #[serde(default)]
     pub rollback_removed: Vec<Resource>,
+}
+
+/// One line of a listing: an environment and its latest execution's status.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EnvironmentSummary {
+    pub name: String,
+    pub status: Status,
+    /// RFC 3339 start time of the execution that set the status.
+    pub since: String,
 }
 
 impl From<&crate::model::Node> for NodeRecord {
