@@ -123,7 +123,7 @@ def test_schemathesis_finds_no_5xx_and_only_documented_answers(world):
     done = subprocess.run(
         [str(ROOT / ".venv/bin/st"), "run", str(OPENAPI), "--url", api,
          "--checks", "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance,response_headers_conformance,negative_data_rejection,unsupported_method",
-         "--phases", "examples,coverage,fuzzing", "--max-examples", "25", "--seed", "5",
+         "--phases", "examples,coverage,fuzzing", "--max-examples", "50", "--seed", "5",
          "--generation-database", "none", "--no-color"],
         capture_output=True, text=True, timeout=300, cwd=state,
     )

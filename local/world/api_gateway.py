@@ -142,7 +142,12 @@ class ApiGateway:
                 if self.command != "HEAD":
                     self.wfile.write(body)
 
-            do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _serve  # noqa: N815
+            def __getattr__(self, name: str) -> Any:
+                # Every method (TRACE, QUERY, ...) reaches the function, as through a `$default`
+                # route: the function answers 405 for the ones no route has.
+                if name.startswith("do_"):
+                    return self._serve
+                raise AttributeError(name)
 
         return Handler
 
