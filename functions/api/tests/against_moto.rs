@@ -253,6 +253,9 @@ async fn failed_environment_shows_its_error_and_can_be_deleted_or_retried() {
     w.wait_for("broken", "DELETED").await;
 }
 
+/// Method, path, body, and the status, code and field of the answer.
+type BadRequest<'a> = (&'a str, &'a str, String, u16, &'a str, Option<&'a str>);
+
 #[tokio::test]
 async fn bad_requests_are_4xx_and_start_nothing() {
     let w = world().await;
@@ -260,7 +263,7 @@ async fn bad_requests_are_4xx_and_start_nothing() {
         r#"{{"name": "big", "tags": {{"x": "{}"}}}}"#,
         "a".repeat(70_000)
     );
-    let cases: Vec<(&str, &str, String, u16, &str, Option<&str>)> = vec![
+    let cases: Vec<BadRequest> = vec![
         (
             "POST",
             "/environments",
