@@ -19,7 +19,7 @@ export TF_CLI_CONFIG_FILE := $(TF_RC)
 endif
 TF_ROOTS := infra/modules/pipeline infra/examples/aws infra/local
 
-.PHONY: help test demo venv tools fmt lint clippy unit documents iam schema release sizes \
+.PHONY: help test demo venv tools fmt lint clippy unit documents iam schema openapi release sizes \
 	infra terraform-check terraform-test checkov local-lambdas local-tests lambdas bench
 
 help:
@@ -113,6 +113,9 @@ lambdas: venv
 
 schema:
 	MEC_UPDATE_SCHEMA=1 cargo test -p mec-shared --test schema
+
+openapi:
+	MEC_UPDATE_OPENAPI=1 cargo test -p mec-api --test openapi schemas_are_the_generated_ones
 
 ## Release binaries for the host (sizes for the README); the arm64 zips for AWS come with issue #3.
 release:

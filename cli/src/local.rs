@@ -48,6 +48,11 @@ fn binaries(repo: &Path) -> PathBuf {
         .join("debug")
 }
 
+/// The local world's HTTP API (local/world/api_gateway.py) listens on the next port.
+fn api_url() -> String {
+    format!("http://127.0.0.1:{}", port() + 1)
+}
+
 fn answering(port: u16) -> bool {
     TcpStream::connect_timeout(&([127, 0, 0, 1], port).into(), Duration::from_millis(200)).is_ok()
 }
@@ -164,6 +169,7 @@ pub fn up() -> Result<(), CliError> {
             &format!("-var=endpoint={endpoint}"),
         ]),
     )?;
+    println!("HTTP API (no auth) at {}", api_url());
     println!("pipeline deployed with Terraform in {:.0} s — point clients at it with: eval \"$(mec local env)\"", started.elapsed().as_secs_f64());
     Ok(())
 }
@@ -190,6 +196,7 @@ pub fn env() -> Result<(), CliError> {
         ("AWS_REGION", "us-east-1"),
         ("AWS_ACCESS_KEY_ID", "testing"),
         ("AWS_SECRET_ACCESS_KEY", "testing"),
+        ("MEC_API_URL", api_url().as_str()),
     ] {
         println!("export {key}={value}");
     }

@@ -2,30 +2,21 @@
 //! environment's status from its executions, audit what is left by tag.
 
 use std::path::PathBuf;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use aws_config::BehaviorVersion;
-use aws_sdk_sfn::types::{ExecutionListItem, ExecutionStatus, HistoryEventType};
+use aws_sdk_sfn::types::{ExecutionStatus, HistoryEventType};
+use mec_shared::record::{EnvironmentRecord, Status};
+use mec_shared::status::{Environments, Machine, Machines};
 use mec_shared::{inventory, Aws, EnvironmentSpec, MecError};
 use serde_json::{json, Value};
 
 use crate::CliError;
 
-/// Execution names are `<environment>--c-<time>` (create) and `<environment>--d-<time>` (delete):
-/// environment names never contain `--`, so the environment of an execution is unambiguous.
-const SEPARATOR: &str = "--";
-
 pub struct Pipeline {
     sfn: aws_sdk_sfn::Client,
     aws: Aws,
     prefix: String,
-}
-
-/// An environment's state, as its latest execution tells it.
-struct EnvStatus {
-    status: &'static str,
-    execution: ExecutionListItem,
-    detail: Value,
 }
 
 /// The spec from a file, or from flags; validated here so that a bad spec starts nothing.
@@ -53,13 +44,6 @@ pub fn spec_from(
     Ok(EnvironmentSpec::from_value(value)?)
 }
 
-fn now_stamp() -> u128 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis())
-        .unwrap_or(0)
-}
-
 fn poll_interval() -> Duration {
     let millis = std::env::var("MEC_POLL_MS")
         .ok()
@@ -82,8 +66,8 @@ impl Pipeline {
         &self.aws
     }
 
-    async fn machine_arn(&self, kind: &str) -> Result<String, CliError> {
-        let wanted = format!("{}-{kind}", self.prefix);
+    async fn machine_arn(&self, machine: Machine) -> Result<String, CliError> {
+        let wanted = format!("{}-{}", self.prefix, machine.suffix());
         let mut pages = self.sfn.list_state_machines().into_paginator().send();
         while let Some(page) = pages.next().await {
             let page =
@@ -97,18 +81,18 @@ impl Pipeline {
         )))
     }
 
-    async fn start(&self, kind: &str, execution: &str, input: &Value) -> Result<String, CliError> {
-        let arn = self.machine_arn(kind).await?;
-        let out = self
-            .sfn
-            .start_execution()
-            .state_machine_arn(arn)
-            .name(execution)
-            .input(input.to_string())
-            .send()
-            .await
-            .map_err(|e| CliError::from(MecError::from_sdk("StartExecution", e)))?;
-        Ok(out.execution_arn().to_string())
+    /// The deployed pipeline's environments (status module shared with the HTTP API).
+    async fn environments(&self) -> Result<Environments, CliError> {
+        let machines = Machines {
+            provision: self.machine_arn(Machine::Provision).await?,
+            teardown: self.machine_arn(Machine::Teardown).await?,
+        };
+        Ok(Environments::new(self.sfn.clone(), machines))
+    }
+
+    async fn latest_record(&self, name: &str) -> Result<Option<EnvironmentRecord>, CliError> {
+        let environments = self.environments().await?;
+        Ok(environments.latest(name).await?.map(|l| l.record))
     }
 
     pub async fn create(
@@ -117,17 +101,21 @@ impl Pipeline {
         wait: bool,
         json_out: bool,
     ) -> Result<(), CliError> {
-        if let Some(current) = self.latest(&spec.name).await? {
-            if matches!(current.status, "CREATING" | "READY" | "DELETING") {
+        let environments = self.environments().await?;
+        if let Some(current) = environments.latest(&spec.name).await? {
+            let status = current.record.status;
+            if matches!(status, Status::Creating | Status::Ready | Status::Deleting) {
                 return Err(CliError::Usage(format!(
                     "{} is {}: delete it first",
-                    spec.name, current.status
+                    spec.name,
+                    status_text(status)
                 )));
             }
         }
-        let execution = format!("{}{SEPARATOR}c-{}", spec.name, now_stamp());
         let input = serde_json::to_value(&spec).map_err(|e| CliError::Usage(e.to_string()))?;
-        let arn = self.start("provision", &execution, &input).await?;
+        let (execution, arn) = environments
+            .start(Machine::Provision, &spec.name, &input)
+            .await?;
         if !json_out {
             println!(
                 "creating {} ({} master{}, {} worker{}) — execution {execution}",
@@ -153,9 +141,10 @@ impl Pipeline {
 
     pub async fn delete(&self, name: &str, wait: bool, json_out: bool) -> Result<(), CliError> {
         mec_shared::spec::validate_name(name)?;
-        let execution = format!("{name}{SEPARATOR}d-{}", now_stamp());
-        let arn = self
-            .start("teardown", &execution, &json!({ "name": name }))
+        let (execution, arn) = self
+            .environments()
+            .await?
+            .start(Machine::Teardown, name, &json!({ "name": name }))
             .await?;
         if !json_out {
             println!("deleting {name} — execution {execution}");
@@ -228,84 +217,26 @@ impl Pipeline {
         ended: ExecutionStatus,
         json_out: bool,
     ) -> Result<(), CliError> {
-        let status = self
-            .latest(name)
+        let record = self
+            .latest_record(name)
             .await?
             .ok_or_else(|| CliError::Aws(format!("{name} has no execution")))?;
-        print_status(name, &status, json_out);
+        print_status(&record, json_out);
         if ended == ExecutionStatus::Succeeded {
             Ok(())
         } else {
-            Err(CliError::Failed(format!("{name} is {}", status.status)))
+            Err(CliError::Failed(format!(
+                "{name} is {}",
+                status_text(record.status)
+            )))
         }
-    }
-
-    /// Every execution of the environment, newest first, from both machines.
-    async fn executions(
-        &self,
-        name: Option<&str>,
-    ) -> Result<Vec<(String, ExecutionListItem)>, CliError> {
-        let mut found = Vec::new();
-        for kind in ["provision", "teardown"] {
-            let arn = self.machine_arn(kind).await?;
-            let mut pages = self
-                .sfn
-                .list_executions()
-                .state_machine_arn(arn)
-                .into_paginator()
-                .send();
-            while let Some(page) = pages.next().await {
-                let page =
-                    page.map_err(|e| CliError::from(MecError::from_sdk("ListExecutions", e)))?;
-                for execution in page.executions() {
-                    let Some((env, _)) = execution.name().split_once(SEPARATOR) else {
-                        continue;
-                    };
-                    if name.is_none_or(|n| n == env) {
-                        found.push((kind.to_string(), execution.clone()));
-                    }
-                }
-            }
-        }
-        found.sort_by(|a, b| {
-            b.1.start_date()
-                .cmp(a.1.start_date())
-                .then_with(|| b.1.name().cmp(a.1.name()))
-        });
-        Ok(found)
-    }
-
-    async fn latest(&self, name: &str) -> Result<Option<EnvStatus>, CliError> {
-        let Some((kind, execution)) = self.executions(Some(name)).await?.into_iter().next() else {
-            return Ok(None);
-        };
-        let described = self
-            .sfn
-            .describe_execution()
-            .execution_arn(execution.execution_arn())
-            .send()
-            .await
-            .map_err(|e| CliError::from(MecError::from_sdk("DescribeExecution", e)))?;
-        let status = environment_status(&kind, described.status());
-        let detail = match described
-            .output()
-            .and_then(|o| serde_json::from_str::<Value>(o).ok())
-        {
-            Some(output) => output,
-            None => json!({"error": {"type": described.error(), "message": described.cause()}}),
-        };
-        Ok(Some(EnvStatus {
-            status,
-            execution,
-            detail,
-        }))
     }
 
     pub async fn show_status(&self, name: &str, json_out: bool) -> Result<(), CliError> {
         mec_shared::spec::validate_name(name)?;
-        match self.latest(name).await? {
-            Some(status) => {
-                print_status(name, &status, json_out);
+        match self.latest_record(name).await? {
+            Some(record) => {
+                print_status(&record, json_out);
                 Ok(())
             }
             None => Err(CliError::Usage(format!("no environment named {name}"))),
@@ -313,30 +244,16 @@ impl Pipeline {
     }
 
     pub async fn list(&self, json_out: bool) -> Result<(), CliError> {
-        let mut rows: Vec<Value> = Vec::new();
-        // Newest first: the first execution seen of an environment is its latest.
-        for (kind, execution) in self.executions(None).await? {
-            let Some((env, _)) = execution.name().split_once(SEPARATOR) else {
-                continue;
-            };
-            if rows.iter().any(|r| r["name"] == env) {
-                continue;
-            }
-            rows.push(json!({
-                "name": env,
-                "status": environment_status(&kind, execution.status()),
-                "since": execution.start_date().to_string(),
-            }));
-        }
+        let rows = self.environments().await?.list().await?;
         if json_out {
-            println!("{}", Value::Array(rows));
+            println!("{}", json!(rows));
         } else {
             for row in rows {
                 println!(
                     "{:<34} {:<9} since {}",
-                    row["name"].as_str().unwrap_or(""),
-                    row["status"].as_str().unwrap_or(""),
-                    row["since"].as_str().unwrap_or("")
+                    row.name,
+                    status_text(row.status),
+                    row.since
                 );
             }
         }
@@ -349,9 +266,9 @@ impl Pipeline {
         // The expiry schedule lives in the pipeline's schedule group, named after the prefix.
         left.extend(crate::schedules::expiry_schedule(&self.aws, &self.prefix, name).await?);
         let status = self
-            .latest(name)
+            .latest_record(name)
             .await?
-            .map(|s| s.status)
+            .map(|r| status_text(r.status))
             .unwrap_or("UNKNOWN");
         let leak = !left.is_empty() && !matches!(status, "CREATING" | "READY" | "DELETING");
         if json_out {
@@ -388,57 +305,38 @@ impl Pipeline {
     }
 }
 
-/// An environment's status from its latest execution: which machine ran, and how it ended.
-fn environment_status(kind: &str, execution: &ExecutionStatus) -> &'static str {
-    match (kind, execution) {
-        ("provision", ExecutionStatus::Running) => "CREATING",
-        ("provision", ExecutionStatus::Succeeded) => "READY",
-        ("teardown", ExecutionStatus::Running) => "DELETING",
-        ("teardown", ExecutionStatus::Succeeded) => "DELETED",
-        _ => "FAILED",
+fn status_text(status: Status) -> &'static str {
+    match status {
+        Status::Creating => "CREATING",
+        Status::Ready => "READY",
+        Status::Failed => "FAILED",
+        Status::Deleting => "DELETING",
+        Status::Deleted => "DELETED",
     }
 }
 
-fn print_status(name: &str, status: &EnvStatus, json_out: bool) {
+fn print_status(record: &EnvironmentRecord, json_out: bool) {
     if json_out {
-        let mut record =
-            json!({"name": name, "status": status.status, "execution": status.execution.name()});
-        if let Value::Object(detail) = &status.detail {
-            for (k, v) in detail {
-                if k != "name" && k != "status" {
-                    record[k] = v.clone();
-                }
-            }
-        }
-        println!("{record}");
+        println!("{}", json!(record));
         return;
     }
-    println!("{name}: {}", status.status);
-    if let Some(error) = status.detail.get("error").filter(|e| !e["type"].is_null()) {
-        println!(
-            "  error: {}: {}",
-            error["type"].as_str().unwrap_or(""),
-            error["message"].as_str().unwrap_or("")
-        );
+    println!("{}: {}", record.name, status_text(record.status));
+    if let Some(step) = &record.step {
+        println!("  step     {step}");
     }
-    if let Some(vpc) = status.detail.get("vpc_id").and_then(Value::as_str) {
+    if let Some(error) = &record.error {
+        println!("  error: {}: {}", error.error_type, error.message);
+    }
+    if let Some(vpc) = &record.vpc_id {
         println!("  vpc      {vpc}");
     }
-    for role in ["masters", "workers"] {
-        for node in status
-            .detail
-            .get(role)
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-        {
-            println!(
-                "  {:<28} {:<20} {:<15} {}",
-                node["name"].as_str().unwrap_or(""),
-                node["instance_id"].as_str().unwrap_or(""),
-                node["private_ip"].as_str().unwrap_or("-"),
-                node["role"].as_str().unwrap_or("")
-            );
-        }
+    for node in &record.nodes {
+        println!(
+            "  {:<28} {:<20} {:<15} {}",
+            node.name,
+            node.instance_id,
+            node.private_ip.as_deref().unwrap_or("-"),
+            json!(node.role).as_str().unwrap_or("")
+        );
     }
 }

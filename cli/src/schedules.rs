@@ -6,8 +6,9 @@
 //! A Lambda target is invoked with a plain HTTP request to the local world's Lambda endpoint
 //! (`AWS_ENDPOINT_URL`, as `mec local env` sets it): this command exists for the local world only.
 //!
-//! On AWS the scheduler names executions itself; here they get the CLI's names
-//! (`<environment>--c-…` / `--d-…`) when the input names an environment, so `mec status` sees them.
+//! mec's own schedules use the universal StartExecution target, which names the execution
+//! (`<environment>--c-<id>` / `--d-<id>`); a templated state machine target's execution gets the
+//! CLI's names when its input names an environment.
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -46,7 +47,31 @@ pub async fn fire(
     let input = target.input().unwrap_or("{}");
 
     let mut report = json!({"schedule": format!("{group}/{name}"), "target": arn});
-    if arn.contains(":states:") && arn.contains(":stateMachine:") {
+    if arn.ends_with(":aws-sdk:sfn:startExecution") {
+        // The universal target: the input is StartExecution's parameters, context attributes
+        // replaced as the scheduler does.
+        let schedule_arn = schedule.arn().unwrap_or_default();
+        let input = with_context_attributes(input, schedule_arn);
+        let parameters: Value = serde_json::from_str(&input).map_err(|e| {
+            CliError::Aws(format!("schedule {group}/{name}: input is not JSON: {e}"))
+        })?;
+        let text = |key: &str| {
+            parameters
+                .get(key)
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+        };
+        let sfn = aws_sdk_sfn::Client::new(config);
+        let started = sfn
+            .start_execution()
+            .state_machine_arn(text("StateMachineArn"))
+            .name(text("Name"))
+            .input(text("Input"))
+            .send()
+            .await
+            .map_err(|e| CliError::from(MecError::from_sdk("StartExecution", e)))?;
+        report["execution_arn"] = json!(started.execution_arn());
+    } else if arn.contains(":states:") && arn.contains(":stateMachine:") {
         let sfn = aws_sdk_sfn::Client::new(config);
         let started = sfn
             .start_execution()
@@ -98,6 +123,22 @@ pub async fn fire(
         }
     }
     Ok(())
+}
+
+/// The scheduler's context attributes, with values of this firing.
+fn with_context_attributes(input: &str, schedule_arn: &str) -> String {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis())
+        .unwrap_or(0);
+    let scheduled_time = aws_smithy_types::DateTime::from_secs((now / 1000) as i64)
+        .fmt(aws_smithy_types::date_time::Format::DateTime)
+        .unwrap_or_default();
+    input
+        .replace(naming::SCHEDULER_EXECUTION_ID, &format!("{now:x}"))
+        .replace("<aws.scheduler.scheduled-time>", &scheduled_time)
+        .replace("<aws.scheduler.attempt-number>", "1")
+        .replace("<aws.scheduler.schedule-arn>", schedule_arn)
 }
 
 /// The CLI's execution names when the input names an environment, else `<schedule>-<millis>`.

@@ -10,15 +10,16 @@ provider "aws" {
   skip_requesting_account_id  = true
 
   endpoints {
-    iam       = var.endpoint
-    kms       = var.endpoint
-    lambda    = var.endpoint
-    logs      = var.endpoint
-    scheduler = var.endpoint
-    sfn       = var.endpoint
-    ssm       = var.endpoint
-    sts       = var.endpoint
-    ec2       = var.endpoint
+    apigatewayv2 = var.endpoint
+    iam          = var.endpoint
+    kms          = var.endpoint
+    lambda       = var.endpoint
+    logs         = var.endpoint
+    scheduler    = var.endpoint
+    sfn          = var.endpoint
+    ssm          = var.endpoint
+    sts          = var.endpoint
+    ec2          = var.endpoint
   }
 }
 
@@ -28,6 +29,10 @@ module "mec" {
   lambda_dir          = var.lambda_dir
   lambda_architecture = var.lambda_architecture
   ami_id              = var.ami_id
+
+  # The local world serves the API itself on loopback (local/world/api_gateway.py, no auth);
+  # the emulator's API Gateway is deployed but not in the request path.
+  api_auth = "iam"
 
   # Seconds in the local world, where nodes boot at once.
   node_poll_seconds      = 1

@@ -12,3 +12,8 @@ output "function_names" {
   description = "The step functions in the emulator."
   value       = module.mec.function_names
 }
+
+output "api_function_name" {
+  description = "The HTTP API's function in the emulator (the local world's API front invokes it)."
+  value       = module.mec.api_function_name
+}

@@ -56,6 +56,26 @@ def terraform_env(work: Path) -> dict[str, str]:
     return env
 
 
+def local_world(binaries: Path, state: Path, api_port: int | None = None) -> Iterator[str]:
+    """The local world (local/world/serve.py) with the pipeline deployed by the local Terraform
+    root; yields the emulator's endpoint until the caller is done. `api_port`: where the HTTP
+    API front listens (default: the emulator's port + 1)."""
+    assert (binaries / "mec-network").exists(), f"no Lambda binaries in {binaries}: run cargo test --workspace first"
+    port = free_port()
+    command = [sys.executable, str(ROOT / "local/world/serve.py"), "--port", str(port), "--binaries", str(binaries), "--state", str(state)]
+    if api_port:
+        command += ["--api-port", str(api_port)]
+    servers = serve(command, port, log=state / "world.log")
+    endpoint = next(servers)
+    env = terraform_env(state)
+    for args in (["init", "-input=false", f"-backend-config=path={state / 'tfstate'}"],
+                 ["apply", "-input=false", "-auto-approve", f"-var=endpoint={endpoint}"]):
+        done = subprocess.run(["terraform", f"-chdir={ROOT / 'infra/local'}", *args], env=env, capture_output=True, text=True)
+        assert done.returncode == 0, done.stdout + done.stderr
+    yield endpoint
+    next(servers, None)
+
+
 @pytest.fixture(scope="module")
 def endpoint() -> Iterator[str]:
     """moto with mec's extensions (local/moto/server.py), fresh for each test module."""
@@ -69,22 +89,22 @@ BINARIES = Path(os.environ.get("MEC_LAMBDA_BINARIES", Path(os.environ.get("CARGO
 
 
 @pytest.fixture(scope="session")
-def world(tmp_path_factory):
+def world_with_api(tmp_path_factory):
     """The local world (local/world/serve.py) with the pipeline deployed by the local Terraform root,
-    shared by every end-to-end test module (one Terraform apply per session)."""
-    assert (BINARIES / "mec-network").exists(), f"no Lambda binaries in {BINARIES}: run cargo test --workspace first"
+    shared by every end-to-end test module (one Terraform apply per session): the emulator's
+    endpoint, the HTTP API front's URL, the world's state folder."""
     state = tmp_path_factory.mktemp("world")
-    port = free_port()
-    command = [sys.executable, str(ROOT / "local/world/serve.py"), "--port", str(port), "--binaries", str(BINARIES), "--state", str(state)]
-    servers = serve(command, port, log=state / "world.log")
-    endpoint = next(servers)
-    env = terraform_env(state)
-    for args in (["init", "-input=false", f"-backend-config=path={state / 'tfstate'}"],
-                 ["apply", "-input=false", "-auto-approve", f"-var=endpoint={endpoint}"]):
-        done = subprocess.run(["terraform", f"-chdir={ROOT / 'infra/local'}", *args], env=env, capture_output=True, text=True)
-        assert done.returncode == 0, done.stdout + done.stderr
-    yield endpoint, state
+    api_port = free_port()
+    servers = local_world(BINARIES, state, api_port=api_port)
+    yield next(servers), f"http://127.0.0.1:{api_port}", state
     next(servers, None)
+
+
+@pytest.fixture(scope="session")
+def world(world_with_api):
+    """The shared local world: (emulator endpoint, state folder)."""
+    endpoint, _, state = world_with_api
+    return endpoint, state
 
 
 def client(endpoint: str, service: str):

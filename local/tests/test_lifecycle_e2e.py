@@ -52,13 +52,18 @@ def test_a_ttl_environment_is_destroyed_when_its_expiry_schedule_fires(world):
     assert tags["mec:execution"] == done["executionArn"]
     schedule = client(endpoint, "scheduler").get_schedule(GroupName=GROUP, Name="e2e-ttl-expiry")
     assert schedule["ScheduleExpression"] == f"at({record['expires_at'][:-1]})"
-    assert schedule["Target"]["Arn"].endswith(":stateMachine:mec-teardown")
-    assert json.loads(schedule["Target"]["Input"]) == {"name": "e2e-ttl"}
+    assert schedule["Target"]["Arn"] == "arn:aws:scheduler:::aws-sdk:sfn:startExecution"
+    start = json.loads(schedule["Target"]["Input"])
+    assert start["StateMachineArn"].endswith(":stateMachine:mec-teardown")
+    assert start["Name"] == "e2e-ttl--d-<aws.scheduler.execution-id>"
+    assert json.loads(start["Input"]) == {"name": "e2e-ttl"}
     audit = json.loads(mec(endpoint, "audit", "e2e-ttl", "--json").stdout)
     assert {"kind": "schedule", "id": "mec/e2e-ttl-expiry"} in audit["resources"], "audit sees the schedule"
 
     fired = fire(endpoint, "e2e-ttl-expiry")
+    assert ":e2e-ttl--d-" in fired["execution_arn"], "named like the CLI's deletes"
     assert wait(endpoint, fired["execution_arn"])["status"] == "SUCCEEDED"
+    assert json.loads(mec(endpoint, "status", "e2e-ttl", "--json").stdout)["status"] == "DELETED"
     assert tagged(endpoint, "e2e-ttl") == []
     assert "e2e-ttl-expiry" not in schedule_names(endpoint), "the expiry schedule goes with the environment"
     audit = mec(endpoint, "audit", "e2e-ttl", "--json")
@@ -77,6 +82,7 @@ def test_a_deleted_ttl_environment_takes_its_expiry_schedule_with_it(world):
 def test_a_scheduled_create_and_destroy_pair_works(world):
     endpoint, _ = world
     created = fire(endpoint, "lab-local-create")
+    assert ":lab-local--c-" in created["execution_arn"]
     done = wait(endpoint, created["execution_arn"])
     assert done["status"] == "SUCCEEDED", done
     record = json.loads(done["output"])
@@ -85,6 +91,7 @@ def test_a_scheduled_create_and_destroy_pair_works(world):
 
     destroyed = fire(endpoint, "lab-local-destroy")
     assert wait(endpoint, destroyed["execution_arn"])["status"] == "SUCCEEDED"
+    assert json.loads(mec(endpoint, "status", "lab-local", "--json").stdout)["status"] == "DELETED"
     assert tagged(endpoint, "lab-local") == []
     # Recurring schedules stay for the next day.
     assert {"lab-local-create", "lab-local-destroy", "reaper"} <= set(schedule_names(endpoint))

@@ -37,7 +37,7 @@ def terraform(endpoint, tmp_path_factory):
 
 def clients(endpoint: str) -> dict:
     session = boto3.Session(aws_access_key_id="testing", aws_secret_access_key="testing", region_name="us-east-1")
-    return {name: session.client(name, endpoint_url=endpoint) for name in ["lambda", "stepfunctions", "iam", "ssm", "logs", "scheduler", "kms"]}
+    return {name: session.client(name, endpoint_url=endpoint) for name in ["lambda", "stepfunctions", "iam", "ssm", "logs", "scheduler", "kms", "apigatewayv2"]}
 
 
 def inventory(endpoint: str) -> dict:
@@ -57,6 +57,7 @@ def inventory(endpoint: str) -> dict:
         "schedules": sorted(s["Name"] for s in c["scheduler"].list_schedules()["Schedules"]),
         "schedule_groups": sorted(g["Name"] for g in c["scheduler"].list_schedule_groups()["ScheduleGroups"] if g["Name"] != "default"),
         "kms_keys": keys,
+        "http_apis": sorted(a["Name"] for a in c["apigatewayv2"].get_apis()["Items"]),
     }
 
 
@@ -65,13 +66,18 @@ def test_apply_plan_destroy_leaves_nothing(terraform, endpoint):
 
     made = inventory(endpoint)
     steps = ["validate", "network", "lifecycle", "master", "workers", "install", "join", "teardown", "reaper"]
-    assert made["functions"] == sorted(f"mec-{s}" for s in steps)
+    assert made["functions"] == sorted([f"mec-{s}" for s in steps] + ["mec-api"])
+    assert made["http_apis"] == ["mec-api"]
+    api = clients(endpoint)["apigatewayv2"]
+    api_id = api.get_apis()["Items"][0]["ApiId"]
+    assert sorted(r["RouteKey"] for r in api.get_routes(ApiId=api_id)["Items"]) == [
+        "DELETE /environments/{name}", "GET /environments", "GET /environments/{name}", "POST /environments"]
     assert made["state_machines"] == ["mec-provision", "mec-teardown"]
     assert made["documents"] == ["mec-install", "mec-join"]
     assert made["instance_profiles"] == ["mec-node"]
     assert made["schedules"] == ["lab-local-create", "lab-local-destroy", "reaper"]
     assert len(made["kms_keys"]) == 1
-    assert {f"/aws/lambda/mec-{s}" for s in steps} <= set(made["log_groups"])
+    assert {f"/aws/lambda/mec-{s}" for s in [*steps, "api"]} | {"/aws/apigateway/mec-api"} <= set(made["log_groups"])
 
     # Every IAM statement names its actions; none is "*" or "service:*".
     iam = clients(endpoint)["iam"]

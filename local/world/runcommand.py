@@ -259,8 +259,11 @@ class RunCommand:
 
     def list_commands(self, response: SimpleSystemManagerResponse) -> dict[str, Any]:
         command_id = response._get_param("CommandId")
+        instance_id = response._get_param("InstanceId")
         with self.lock:
-            found = [self._public(c) for c in self.commands.values() if not command_id or c["CommandId"] == command_id]
+            found = [self._public(c) for c in self.commands.values()
+                     if (not command_id or c["CommandId"] == command_id)
+                     and (not instance_id or instance_id in c["InstanceIds"])]
         return {"Commands": found}
 
     def cancel_command(self, response: SimpleSystemManagerResponse) -> dict[str, Any]:

@@ -21,6 +21,8 @@ def main() -> None:
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--binaries", type=Path, required=True, help="folder of the mec-<step> binaries")
     parser.add_argument("--state", type=Path, required=True, help="folder for logs and simulated nodes")
+    parser.add_argument("--api-port", type=int, help="port of the HTTP API front (default: PORT + 1)")
+    parser.add_argument("--api-function", default="mec-api", help="the deployed api function the front invokes")
     parser.add_argument("--faults", type=Path, help="faults and latencies file (default: STATE/faults.json)")
     args = parser.parse_args()
 
@@ -35,6 +37,7 @@ def main() -> None:
 
     from world import counting
     from world import faults as world_faults
+    from world.api_gateway import ApiGateway
     from world.lambda_host import LambdaHost
     from world.runcommand import RunCommand, install
 
@@ -54,9 +57,21 @@ def main() -> None:
     world_faults.install(faults)
     counting.install(args.state / "logs" / "api-calls.jsonl")
     install(RunCommand(args.state, faults))
+    # The HTTP API on its own port, through the deployed api function (mec-api binary).
+    api = None
+    try:
+        api = ApiGateway(args.api_port or args.port + 1, f"http://127.0.0.1:{args.port}", args.api_function)
+        api.start()
+    except OSError as err:
+        if args.api_port:
+            raise
+        # Only the default port: the emulator is still useful without the API front.
+        print(f"HTTP API front not started on port {args.port + 1}: {err}", file=sys.stderr)
     try:
         moto_main(["-H", "127.0.0.1", "-p", str(args.port)])
     finally:
+        if api:
+            api.stop()
         host.stop()
 
 

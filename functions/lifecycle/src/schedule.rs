@@ -1,5 +1,6 @@
 //! The expiry schedule's creation: a one-time EventBridge schedule that starts the teardown
-//! machine with `{"name": <environment>}` at the expiry.
+//! machine with `{"name": <environment>}` at the expiry, as an execution named
+//! `<environment>--d-<scheduler's id>` (the universal StartExecution target names it).
 
 use aws_sdk_scheduler::types::{
     ActionAfterCompletion, FlexibleTimeWindow, FlexibleTimeWindowMode, Target,
@@ -28,9 +29,23 @@ pub async fn create(
         .mode(FlexibleTimeWindowMode::Off)
         .build()
         .map_err(|e| MecError::Configuration(format!("expiry schedule window: {e}")))?;
-    let input = serde_json::json!({ "name": environment }).to_string();
+    let partition = target
+        .teardown_state_machine_arn
+        .split(':')
+        .nth(1)
+        .unwrap_or("aws");
+    let execution = format!(
+        "{environment}{}d-{}",
+        naming::EXECUTION_SEPARATOR,
+        naming::SCHEDULER_EXECUTION_ID
+    );
+    let input = naming::scheduled_start_input(
+        target.teardown_state_machine_arn,
+        &execution,
+        &serde_json::json!({ "name": environment }),
+    );
     let sfn_target = Target::builder()
-        .arn(target.teardown_state_machine_arn)
+        .arn(naming::scheduled_start_target(partition))
         .role_arn(target.scheduler_role_arn)
         .input(input)
         .build()

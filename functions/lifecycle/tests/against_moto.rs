@@ -96,8 +96,14 @@ async fn a_ttl_tags_the_vpc_and_schedules_the_teardown_once() {
         Some("at(2026-11-29T02:00:00)")
     );
     let target = schedule.target().unwrap();
-    assert_eq!(target.arn(), TEARDOWN);
-    assert_eq!(target.input(), Some(r#"{"name":"lab-ttl"}"#));
+    assert_eq!(
+        target.arn(),
+        "arn:aws:scheduler:::aws-sdk:sfn:startExecution"
+    );
+    let start: Value = serde_json::from_str(target.input().unwrap()).unwrap();
+    assert_eq!(start["StateMachineArn"], TEARDOWN);
+    assert_eq!(start["Name"], "lab-ttl--d-<aws.scheduler.execution-id>");
+    assert_eq!(start["Input"], r#"{"name":"lab-ttl"}"#);
 
     // Teardown deletes the schedule first, and says so.
     let out = mec_teardown::handle(&aws, &deployed(), json!({"name": "lab-ttl"}))

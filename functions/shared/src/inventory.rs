@@ -3,48 +3,12 @@
 //! Teardown deletes from this list and the leak audit checks it is empty. Every type is listed
 //! on its own: emulators (and a died step) can leave a child behind a deleted parent.
 
-use schemars::JsonSchema;
-use serde::{Deserialize, Serialize};
-
 use crate::aws::Aws;
 use crate::error::MecError;
 use crate::naming;
+pub use crate::resource::{Resource, ResourceKind};
 use crate::tags;
 pub use crate::tags::values_filter;
-
-/// Kinds of resources mec creates, in the order teardown deletes them.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
-)]
-#[serde(rename_all = "kebab-case")]
-pub enum ResourceKind {
-    Instance,
-    Volume,
-    SecurityGroup,
-    RouteTable,
-    InternetGateway,
-    Subnet,
-    Vpc,
-    Parameter,
-    /// The expiry schedule, `<schedule group>/<name>`.
-    Schedule,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct Resource {
-    pub kind: ResourceKind,
-    pub id: String,
-}
-
-impl Resource {
-    pub fn new(kind: ResourceKind, id: impl Into<String>) -> Self {
-        Self {
-            kind,
-            id: id.into(),
-        }
-    }
-}
 
 /// Instance states that still cost money or hold an address.
 const NOT_TERMINATED: &[&str] = &["pending", "running", "shutting-down", "stopping", "stopped"];

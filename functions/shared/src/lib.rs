@@ -15,8 +15,11 @@ pub mod launch;
 pub mod model;
 pub mod naming;
 pub mod record;
+pub mod resource;
 pub mod settings;
 pub mod spec;
+#[cfg(feature = "status")]
+pub mod status;
 pub mod tags;
 pub mod ttl;
 

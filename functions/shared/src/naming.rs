@@ -35,6 +35,30 @@ pub fn create_execution(environment: &str, millis: u128) -> String {
     format!("{environment}{EXECUTION_SEPARATOR}c-{millis}")
 }
 
+/// Replaced by EventBridge Scheduler with a unique id at each invocation of a target.
+pub const SCHEDULER_EXECUTION_ID: &str = "<aws.scheduler.execution-id>";
+
+/// The universal target with which a schedule starts a state machine. Unlike the templated
+/// state machine target, it lets the schedule name the execution — `<env>--c-<id>` or
+/// `<env>--d-<id>`, so that the CLI and the API see scheduled runs like their own.
+pub fn scheduled_start_target(partition: &str) -> String {
+    format!("arn:{partition}:scheduler:::aws-sdk:sfn:startExecution")
+}
+
+/// The universal target's input: StartExecution's own parameters.
+pub fn scheduled_start_input(
+    state_machine_arn: &str,
+    execution_name: &str,
+    input: &serde_json::Value,
+) -> String {
+    serde_json::json!({
+        "StateMachineArn": state_machine_arn,
+        "Name": execution_name,
+        "Input": input.to_string(),
+    })
+    .to_string()
+}
+
 /// The one-time EventBridge schedule that destroys an environment when its TTL expires.
 /// (Scheduled environments' own schedules are `<key>-create` / `<key>-destroy`.)
 pub fn expiry_schedule(environment: &str) -> String {

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 
 pub use crate::catalogue::{AddonReport, AddonStatus};
 use crate::error::ErrorInfo;
-use crate::inventory::Resource;
+use crate::resource::Resource;
 use crate::tags::Role;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -55,9 +55,22 @@ pub struct EnvironmentRecord {
     /// Each add-on the add-on step installed (dependencies included), in install order.
     #[serde(default)]
     pub addons: Vec<AddonReport>,
+    /// When the environment destroys itself (RFC 3339, UTC), for a spec with `ttl_hours`.
+    #[serde(default)]
+    pub expires_at: Option<String>,
     /// What the rollback deleted, when a failure triggered one.
     #[serde(default)]
     pub rollback_removed: Vec<Resource>,
+}
+
+/// One line of a listing: an environment and its latest execution's status.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EnvironmentSummary {
+    pub name: String,
+    pub status: Status,
+    /// RFC 3339 start time of the execution that set the status.
+    pub since: String,
 }
 
 impl From<&crate::model::Node> for NodeRecord {

@@ -100,6 +100,18 @@ impl Moto {
         );
     }
 
+    /// Makes Step Functions run state machines for real (moto's ASL engine), as the local world
+    /// does. Call before creating a state machine: the modes keep separate stores.
+    pub fn execute_state_machines(&self) {
+        let body = r#"{"stepfunctions": {"execute_state_machine": true}}"#;
+        // moto echoes only some of its settings back: the 2xx status says it took this one.
+        self.request(&format!(
+                "POST /moto-api/config HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+                body.len()
+            ))
+        .expect("moto config");
+    }
+
     fn get(&self, path: &str) -> std::io::Result<String> {
         self.request(&format!(
             "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
@@ -119,7 +131,7 @@ impl Moto {
         stream.write_all(raw.as_bytes())?;
         let mut response = String::new();
         stream.read_to_string(&mut response)?;
-        if response.starts_with("HTTP/1.1 200") || response.starts_with("HTTP/1.0 200") {
+        if response.starts_with("HTTP/1.1 20") || response.starts_with("HTTP/1.0 20") {
             Ok(response)
         } else {
             Err(std::io::Error::other(response))

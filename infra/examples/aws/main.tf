@@ -14,4 +14,9 @@ module "mec" {
   lambda_dir             = var.lambda_dir
   lambda_architecture    = "arm64"
   scheduled_environments = var.scheduled_environments
+
+  api_auth         = var.api_auth
+  api_jwt_issuer   = var.api_jwt_issuer
+  api_jwt_audience = var.api_jwt_audience
+  api_cors_origins = var.api_cors_origins
 }

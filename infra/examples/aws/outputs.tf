@@ -17,3 +17,8 @@ output "node_role_arn" {
   description = "Role of the cluster nodes."
   value       = module.mec.node_role_arn
 }
+
+output "api_url" {
+  description = "Base URL of the HTTP API for portals."
+  value       = module.mec.api_url
+}

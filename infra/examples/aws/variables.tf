@@ -20,3 +20,27 @@ variable "scheduled_environments" {
   }))
   default = {}
 }
+
+variable "api_auth" {
+  description = "How the HTTP API authenticates: \"jwt\" (set api_jwt_issuer and api_jwt_audience) or \"iam\"; see the module's variable."
+  type        = string
+  default     = "jwt"
+}
+
+variable "api_jwt_issuer" {
+  description = "Issuer URL of the JWTs the HTTP API accepts (with api_auth = \"jwt\")."
+  type        = string
+  default     = null
+}
+
+variable "api_jwt_audience" {
+  description = "Accepted audiences of the HTTP API's JWTs (with api_auth = \"jwt\")."
+  type        = list(string)
+  default     = []
+}
+
+variable "api_cors_origins" {
+  description = "Portal origins allowed to call the HTTP API from a browser."
+  type        = list(string)
+  default     = []
+}

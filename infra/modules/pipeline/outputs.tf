@@ -47,3 +47,18 @@ output "schedule_group" {
   description = "EventBridge Scheduler group of the pipeline: scheduled environments, expiry schedules (<environment>-expiry) and the reaper."
   value       = aws_scheduler_schedule_group.mec.name
 }
+
+output "api_url" {
+  description = "Base URL of the HTTP API for portals (routes in functions/api/openapi.json)."
+  value       = aws_apigatewayv2_stage.api.invoke_url
+}
+
+output "api_function_name" {
+  description = "The HTTP API's Lambda function."
+  value       = aws_lambda_function.api.function_name
+}
+
+output "api_role_arn" {
+  description = "Role of the HTTP API's Lambda function."
+  value       = aws_iam_role.api.arn
+}

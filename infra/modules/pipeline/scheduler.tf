@@ -1,5 +1,10 @@
 # Environments created and destroyed on a schedule (e.g. a lab every weekday 08:00-20:00).
 
+locals {
+  # EventBridge Scheduler's universal target for Step Functions' StartExecution.
+  scheduled_start_target = "arn:${local.partition}:scheduler:::aws-sdk:sfn:startExecution"
+}
+
 data "aws_iam_policy_document" "scheduler_assume" {
   statement {
     actions = ["sts:AssumeRole"]
@@ -59,10 +64,17 @@ resource "aws_scheduler_schedule" "create" {
     mode = "OFF"
   }
 
+  # The universal StartExecution target names the execution <env>--c-<scheduler's id>, the
+  # form the CLI and the API read an environment's status from. jsonencode writes < and > as
+  # \u003c and \u003e; Scheduler finds its context attributes in the raw text, so undo that.
   target {
-    arn      = aws_sfn_state_machine.pipeline["provision"].arn
+    arn      = local.scheduled_start_target
     role_arn = aws_iam_role.scheduler.arn
-    input    = jsonencode(each.value.spec)
+    input = replace(replace(jsonencode({
+      StateMachineArn = aws_sfn_state_machine.pipeline["provision"].arn
+      Name            = "${each.key}--c-<aws.scheduler.execution-id>"
+      Input           = jsonencode(each.value.spec)
+    }), "\\u003c", "<"), "\\u003e", ">")
   }
 }
 
@@ -80,9 +92,13 @@ resource "aws_scheduler_schedule" "destroy" {
   }
 
   target {
-    arn      = aws_sfn_state_machine.pipeline["teardown"].arn
+    arn      = local.scheduled_start_target
     role_arn = aws_iam_role.scheduler.arn
-    input    = jsonencode({ name = each.key })
+    input = replace(replace(jsonencode({
+      StateMachineArn = aws_sfn_state_machine.pipeline["teardown"].arn
+      Name            = "${each.key}--d-<aws.scheduler.execution-id>"
+      Input           = jsonencode({ name = each.key })
+    }), "\\u003c", "<"), "\\u003e", ">")
   }
 }
 

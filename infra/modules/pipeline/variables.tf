@@ -188,3 +188,69 @@ variable "tags" {
   type        = map(string)
   default     = {}
 }
+
+variable "api_auth" {
+  description = "How API Gateway authenticates HTTP API callers: \"jwt\" (an OIDC/OAuth2 issuer's tokens in the Authorization header; set api_jwt_issuer and api_jwt_audience) or \"iam\" (SigV4-signed requests; grant execute-api:Invoke)."
+  type        = string
+  default     = "jwt"
+
+  validation {
+    condition     = contains(["jwt", "iam"], var.api_auth)
+    error_message = "api_auth must be \"jwt\" or \"iam\"."
+  }
+}
+
+variable "api_jwt_issuer" {
+  description = "Issuer URL of the JWTs the HTTP API accepts (e.g. https://cognito-idp.<region>.amazonaws.com/<pool id>); required when api_auth is \"jwt\"."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.api_auth != "jwt" || can(regex("^https://[^\\s]+$", var.api_jwt_issuer))
+    error_message = "With api_auth = \"jwt\", api_jwt_issuer must be an https:// URL."
+  }
+}
+
+variable "api_jwt_audience" {
+  description = "Accepted audiences (aud, or client_id for Cognito access tokens) of the HTTP API's JWTs; required when api_auth is \"jwt\"."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = var.api_auth != "jwt" || length(var.api_jwt_audience) > 0
+    error_message = "With api_auth = \"jwt\", api_jwt_audience needs at least one audience."
+  }
+}
+
+variable "api_cors_origins" {
+  description = "Origins of the portals allowed to call the HTTP API from a browser (CORS), e.g. [\"https://portal.example.com\"]; empty = no CORS."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for o in var.api_cors_origins : can(regex("^https?://[^/\\s*]+$", o))])
+    error_message = "api_cors_origins must be origins like https://portal.example.com (scheme and host, no path, no wildcard)."
+  }
+}
+
+variable "api_throttling_rate_limit" {
+  description = "Steady requests per second the HTTP API's stage accepts (all callers together)."
+  type        = number
+  default     = 10
+
+  validation {
+    condition     = var.api_throttling_rate_limit > 0 && var.api_throttling_rate_limit <= 10000
+    error_message = "api_throttling_rate_limit must be between 0 (exclusive) and 10000."
+  }
+}
+
+variable "api_throttling_burst_limit" {
+  description = "Burst of requests the HTTP API's stage accepts above the rate limit."
+  type        = number
+  default     = 20
+
+  validation {
+    condition     = var.api_throttling_burst_limit >= 1 && var.api_throttling_burst_limit <= 5000 && floor(var.api_throttling_burst_limit) == var.api_throttling_burst_limit
+    error_message = "api_throttling_burst_limit must be a whole number from 1 to 5000."
+  }
+}

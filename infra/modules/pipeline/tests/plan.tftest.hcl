@@ -24,6 +24,9 @@ mock_provider "aws" {
   mock_resource "aws_iam_role" {
     defaults = { arn = "arn:aws:iam::123456789012:role/mock" }
   }
+  mock_resource "aws_sfn_state_machine" {
+    defaults = { arn = "arn:aws:states:eu-west-1:123456789012:stateMachine:mock" }
+  }
   mock_resource "aws_ssm_document" {
     defaults = { arn = "arn:aws:ssm:eu-west-1:123456789012:document/mock" }
   }
@@ -83,8 +86,17 @@ override_resource {
   values          = { arn = "arn:aws:lambda:eu-west-1:123456789012:function:mec-reaper" }
 }
 
+override_resource {
+  target          = aws_lambda_function.api
+  override_during = plan
+  values          = { arn = "arn:aws:lambda:eu-west-1:123456789012:function:mec-api", invoke_arn = "arn:aws:apigateway:eu-west-1:lambda:path/2015-03-31/functions/arn:aws:lambda:eu-west-1:123456789012:function:mec-api/invocations" }
+}
+
 variables {
-  lambda_dir = "./tests/fixtures/lambdas"
+  lambda_dir       = "./tests/fixtures/lambdas"
+  api_jwt_issuer   = "https://issuer.example.com/"
+  api_jwt_audience = ["mec-portal"]
+  api_cors_origins = ["https://portal.example.com"]
   scheduled_environments = {
     lab-1 = {
       spec         = { name = "lab-1", workers = 2 }
@@ -205,12 +217,12 @@ run "schedules_start_the_machines_with_the_spec" {
   command = plan
 
   assert {
-    condition     = jsondecode(aws_scheduler_schedule.create["lab-1"].target[0].input).name == "lab-1"
-    error_message = "The create schedule passes the spec."
+    condition     = jsondecode(jsondecode(aws_scheduler_schedule.create["lab-1"].target[0].input).Input).name == "lab-1" && strcontains(aws_scheduler_schedule.create["lab-1"].target[0].input, "\"lab-1--c-<aws.scheduler.execution-id>\"")
+    error_message = "The create schedule passes the spec and names the execution <env>--c-<id>, the context attribute written raw (not \\u003c-escaped)."
   }
   assert {
-    condition     = jsondecode(aws_scheduler_schedule.destroy["lab-1"].target[0].input) == { name = "lab-1" }
-    error_message = "The destroy schedule passes the name."
+    condition     = jsondecode(jsondecode(aws_scheduler_schedule.destroy["lab-1"].target[0].input).Input) == { name = "lab-1" } && aws_scheduler_schedule.destroy["lab-1"].target[0].arn == "arn:aws:scheduler:::aws-sdk:sfn:startExecution"
+    error_message = "The destroy schedule passes the name through the universal StartExecution target."
   }
   assert {
     condition     = aws_scheduler_schedule.reaper.target[0].arn == aws_lambda_function.step["reaper"].arn && aws_scheduler_schedule.reaper.schedule_expression == "rate(15 minutes)"
@@ -235,6 +247,8 @@ run "bad_variables_are_refused" {
     node_poll_seconds   = 0.5
     log_retention_days  = 10
     reaper_schedule     = "every 15 minutes"
+    api_auth            = "basic"
+    api_cors_origins    = ["https://portal.example.com/path"]
     scheduled_environments = {
       lab-2 = {
         spec         = { name = "other" }
@@ -250,5 +264,73 @@ run "bad_variables_are_refused" {
     var.log_retention_days,
     var.reaper_schedule,
     var.scheduled_environments,
+    var.api_auth,
+    var.api_cors_origins,
   ]
+}
+
+run "api_serves_the_documented_routes_through_the_api_function" {
+  command = plan
+
+  assert {
+    condition = toset([for r in aws_apigatewayv2_route.api : r.route_key]) == toset([
+      "POST /environments", "GET /environments", "GET /environments/{name}", "DELETE /environments/{name}"
+    ])
+    error_message = "The HTTP API's routes are exactly the OpenAPI document's operations."
+  }
+  assert {
+    condition     = alltrue([for r in aws_apigatewayv2_route.api : r.authorization_type == "JWT"])
+    error_message = "Every route is authorized with JWTs by default."
+  }
+  assert {
+    condition     = aws_apigatewayv2_authorizer.jwt[0].jwt_configuration[0].issuer == "https://issuer.example.com/" && aws_apigatewayv2_authorizer.jwt[0].jwt_configuration[0].audience == toset(["mec-portal"])
+    error_message = "The JWT authorizer takes the issuer and audience variables."
+  }
+  assert {
+    condition     = aws_apigatewayv2_integration.api.integration_type == "AWS_PROXY" && aws_apigatewayv2_integration.api.payload_format_version == "2.0"
+    error_message = "Lambda proxy integration, payload format 2.0."
+  }
+  assert {
+    condition     = aws_apigatewayv2_stage.api.default_route_settings[0].throttling_rate_limit == 10 && aws_apigatewayv2_stage.api.default_route_settings[0].throttling_burst_limit == 20
+    error_message = "The stage throttles."
+  }
+  assert {
+    condition     = length(aws_apigatewayv2_stage.api.access_log_settings) == 1 && aws_cloudwatch_log_group.api_access.kms_key_id == aws_kms_key.mec.arn
+    error_message = "The stage writes access logs to an encrypted log group."
+  }
+  assert {
+    condition     = aws_apigatewayv2_api.http.cors_configuration[0].allow_origins == toset(["https://portal.example.com"])
+    error_message = "CORS admits the configured portal origins."
+  }
+  assert {
+    condition     = aws_lambda_permission.api.principal == "apigateway.amazonaws.com"
+    error_message = "API Gateway may invoke the api function."
+  }
+  assert {
+    condition = (
+      toset(flatten([for s in jsondecode(aws_iam_role_policy.api.policy).Statement : s.Action if !contains(["WriteOwnLogs", "SendTraces"], s.Sid)]))
+      == toset(compact([for l in split("\n", file("${path.module}/../../../functions/api/iam-actions.txt")) : trimspace(split("#", l)[0])]))
+    )
+    error_message = "The api function's policy allows exactly the actions of functions/api/iam-actions.txt."
+  }
+}
+
+run "api_can_use_iam_auth_instead" {
+  command = plan
+
+  variables {
+    api_auth         = "iam"
+    api_jwt_issuer   = null
+    api_jwt_audience = []
+    api_cors_origins = []
+  }
+
+  assert {
+    condition     = alltrue([for r in aws_apigatewayv2_route.api : r.authorization_type == "AWS_IAM"]) && length(aws_apigatewayv2_authorizer.jwt) == 0
+    error_message = "With api_auth = \"iam\" every route needs SigV4 and there is no JWT authorizer."
+  }
+  assert {
+    condition     = length(aws_apigatewayv2_api.http.cors_configuration) == 0
+    error_message = "No CORS without portal origins."
+  }
 }
