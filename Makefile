@@ -36,7 +36,8 @@ test: venv tools fmt clippy documents iam unit infra
 
 ## The main job: a whole environment created, shown, deleted and audited in the local world.
 demo: venv
-	cargo build --workspace --bins
+	# The test command's build (binaries included): one AWS SDK build serves both commands.
+	cargo test --workspace --no-run
 	local/demo.sh
 
 venv: $(VENV)/.installed

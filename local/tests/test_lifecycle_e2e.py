@@ -38,7 +38,7 @@ def schedule_names(endpoint: str) -> list[str]:
     return sorted(s["Name"] for s in client(endpoint, "scheduler").list_schedules(GroupName=GROUP)["Schedules"])
 
 
-def test_a_ttl_environment_is_destroyed_when_its_expiry_schedule_fires(world):
+def test_a_ttl_environment_is_destroyed_when_its_expiry_schedule_fires(world, tmp_path):
     endpoint, _ = world
     done = run(endpoint, "mec-provision", "e2e-ttl--c-1", {"name": "e2e-ttl", "workers": 0, "ttl_hours": 2})
     assert done["status"] == "SUCCEEDED", done
@@ -60,6 +60,14 @@ def test_a_ttl_environment_is_destroyed_when_its_expiry_schedule_fires(world):
     audit = json.loads(mec(endpoint, "audit", "e2e-ttl", "--json").stdout)
     assert {"kind": "schedule", "id": "mec/e2e-ttl-expiry"} in audit["resources"], "audit sees the schedule"
 
+    # The kubeconfig, read with the caller's own credentials; to a file created mode 600.
+    path = tmp_path / "kubeconfig"
+    written = mec(endpoint, "kubeconfig", "e2e-ttl", "-o", str(path))
+    assert written.returncode == 0, written.stderr
+    assert "server: https://" in path.read_text() and (path.stat().st_mode & 0o777) == 0o600
+    shown = json.loads(mec(endpoint, "kubeconfig", "e2e-ttl", "--json").stdout)
+    assert shown["parameter"] == "/mec/e2e-ttl/kubeconfig" and shown["kubeconfig"] == path.read_text()
+
     fired = fire(endpoint, "e2e-ttl-expiry")
     assert ":e2e-ttl--d-" in fired["execution_arn"], "named like the CLI's deletes"
     assert wait(endpoint, fired["execution_arn"])["status"] == "SUCCEEDED"
@@ -68,6 +76,8 @@ def test_a_ttl_environment_is_destroyed_when_its_expiry_schedule_fires(world):
     assert "e2e-ttl-expiry" not in schedule_names(endpoint), "the expiry schedule goes with the environment"
     audit = mec(endpoint, "audit", "e2e-ttl", "--json")
     assert audit.returncode == 0 and json.loads(audit.stdout)["resources"] == []
+    gone = mec(endpoint, "kubeconfig", "e2e-ttl")
+    assert gone.returncode == 1 and "not READY" in gone.stderr, gone.stderr
 
 
 def test_a_deleted_ttl_environment_takes_its_expiry_schedule_with_it(world):
