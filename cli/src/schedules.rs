@@ -6,13 +6,12 @@
 //! A Lambda target is invoked with a plain HTTP request to the local world's Lambda endpoint
 //! (`AWS_ENDPOINT_URL`, as `mec local env` sets it): this command exists for the local world only.
 //!
-//! mec's own schedules use the universal StartExecution target, which names the execution
-//! (`<environment>--c-<id>` / `--d-<id>`); a templated state machine target's execution gets the
-//! CLI's names when its input names an environment.
+//! mec's schedules start state machines through the universal StartExecution target, which
+//! names the execution (`<environment>--c-<id>` / `--d-<id>`); the reaper's is a Lambda target.
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
 
 use aws_config::SdkConfig;
 use aws_sdk_scheduler::types::ActionAfterCompletion;
@@ -71,17 +70,6 @@ pub async fn fire(
             .await
             .map_err(|e| CliError::from(MecError::from_sdk("StartExecution", e)))?;
         report["execution_arn"] = json!(started.execution_arn());
-    } else if arn.contains(":states:") && arn.contains(":stateMachine:") {
-        let sfn = aws_sdk_sfn::Client::new(config);
-        let started = sfn
-            .start_execution()
-            .state_machine_arn(arn)
-            .name(execution_name(name, arn, input))
-            .input(input)
-            .send()
-            .await
-            .map_err(|e| CliError::from(MecError::from_sdk("StartExecution", e)))?;
-        report["execution_arn"] = json!(started.execution_arn());
     } else if arn.contains(":lambda:") {
         let (error, payload) = invoke_locally(arn, input)?;
         report["result"] = serde_json::from_str::<Value>(&payload).unwrap_or(json!(payload));
@@ -92,7 +80,7 @@ pub async fn fire(
         }
     } else {
         return Err(CliError::Usage(format!(
-            "schedule {group}/{name} targets {arn}: only state machines and Lambda functions can be fired locally"
+            "schedule {group}/{name} targets {arn}: only the universal StartExecution target and Lambda functions can be fired locally"
         )));
     }
 
@@ -127,35 +115,13 @@ pub async fn fire(
 
 /// The scheduler's context attributes, with values of this firing.
 fn with_context_attributes(input: &str, schedule_arn: &str) -> String {
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis())
-        .unwrap_or(0);
-    let scheduled_time = aws_smithy_types::DateTime::from_secs((now / 1000) as i64)
-        .fmt(aws_smithy_types::date_time::Format::DateTime)
-        .unwrap_or_default();
+    let scheduled_time =
+        mec_shared::ttl::format_time(&mec_shared::ttl::DateTime::from(SystemTime::now()));
     input
-        .replace(naming::SCHEDULER_EXECUTION_ID, &format!("{now:x}"))
+        .replace(naming::SCHEDULER_EXECUTION_ID, &naming::now_millis())
         .replace("<aws.scheduler.scheduled-time>", &scheduled_time)
         .replace("<aws.scheduler.attempt-number>", "1")
         .replace("<aws.scheduler.schedule-arn>", schedule_arn)
-}
-
-/// The CLI's execution names when the input names an environment, else `<schedule>-<millis>`.
-fn execution_name(schedule: &str, machine_arn: &str, input: &str) -> String {
-    let millis = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis())
-        .unwrap_or(0);
-    let environment = serde_json::from_str::<Value>(input)
-        .ok()
-        .and_then(|v| v.get("name")?.as_str().map(str::to_string))
-        .filter(|n| mec_shared::spec::validate_name(n).is_ok());
-    match environment {
-        Some(env) if machine_arn.ends_with("-provision") => naming::create_execution(&env, millis),
-        Some(env) if machine_arn.ends_with("-teardown") => naming::delete_execution(&env, millis),
-        _ => format!("{schedule}-{millis}"),
-    }
 }
 
 /// The environment's expiry schedule as an inventory entry, when it exists.

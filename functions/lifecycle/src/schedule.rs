@@ -34,11 +34,7 @@ pub async fn create(
         .split(':')
         .nth(1)
         .unwrap_or("aws");
-    let execution = format!(
-        "{environment}{}d-{}",
-        naming::EXECUTION_SEPARATOR,
-        naming::SCHEDULER_EXECUTION_ID
-    );
+    let execution = naming::delete_execution(environment, naming::SCHEDULER_EXECUTION_ID);
     let input = naming::scheduled_start_input(
         target.teardown_state_machine_arn,
         &execution,

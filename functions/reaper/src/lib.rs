@@ -13,7 +13,7 @@
 //! SUCCEEDED (a READY environment) or can no longer be found (no evidence, no deletion).
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::SystemTime;
 
 use aws_sdk_ec2::types::Filter;
 use aws_sdk_sfn::types::ExecutionStatus;
@@ -289,14 +289,10 @@ async fn start_teardown(
     machine: &str,
     environment: &str,
 ) -> Result<Option<String>, MecError> {
-    let millis = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis())
-        .unwrap_or(0);
     let started = sfn
         .start_execution()
         .state_machine_arn(machine)
-        .name(naming::delete_execution(environment, millis))
+        .name(naming::delete_execution(environment, &naming::now_millis()))
         .input(serde_json::json!({ "name": environment }).to_string())
         .send()
         .await

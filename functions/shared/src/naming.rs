@@ -24,15 +24,24 @@ pub fn kubeconfig_parameter(environment: &str) -> String {
 /// Separates an environment's name from the rest of an execution name; names have no `--`.
 pub const EXECUTION_SEPARATOR: &str = "--";
 
-/// Name of a teardown execution started at `millis` (Unix ms): `<environment>--d-<millis>`, the
-/// form the CLI and the reaper use, so that each sees the other's deletes.
-pub fn delete_execution(environment: &str, millis: u128) -> String {
-    format!("{environment}{EXECUTION_SEPARATOR}d-{millis}")
+/// Name of a teardown execution: `<environment>--d-<unique>` (the time in ms, or the scheduler's
+/// id). The CLI, the API, the reaper and the schedules all name runs so, and status reads them.
+pub fn delete_execution(environment: &str, unique: &str) -> String {
+    format!("{environment}{EXECUTION_SEPARATOR}d-{unique}")
 }
 
-/// Name of a provisioning execution: `<environment>--c-<millis>`.
-pub fn create_execution(environment: &str, millis: u128) -> String {
-    format!("{environment}{EXECUTION_SEPARATOR}c-{millis}")
+/// Name of a provisioning execution: `<environment>--c-<unique>`.
+pub fn create_execution(environment: &str, unique: &str) -> String {
+    format!("{environment}{EXECUTION_SEPARATOR}c-{unique}")
+}
+
+/// Now, in Unix milliseconds: what makes an execution name unique.
+pub fn now_millis() -> String {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis())
+        .unwrap_or(0)
+        .to_string()
 }
 
 /// Replaced by EventBridge Scheduler with a unique id at each invocation of a target.

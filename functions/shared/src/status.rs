@@ -5,8 +5,6 @@
 //! the newest execution of an environment says what state it is in. The CLI and the HTTP API
 //! both start and read executions through this module, so each sees the other's environments.
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
 use aws_sdk_sfn::types::{ExecutionListItem, ExecutionStatus, HistoryEventType};
 use serde_json::Value;
 
@@ -14,7 +12,7 @@ use crate::error::{ErrorInfo, MecError};
 use crate::model::Node;
 use crate::record::{EnvironmentRecord, EnvironmentSummary, NodeRecord, Status};
 
-pub const SEPARATOR: &str = "--";
+pub use crate::naming::EXECUTION_SEPARATOR as SEPARATOR;
 
 /// The two state machines of a pipeline.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,13 +29,6 @@ impl Machine {
         match self {
             Self::Provision => "provision",
             Self::Teardown => "teardown",
-        }
-    }
-
-    fn letter(self) -> char {
-        match self {
-            Self::Provision => 'c',
-            Self::Teardown => 'd',
         }
     }
 }
@@ -60,11 +51,11 @@ impl Machines {
 
 /// The execution name for a new run of `machine` on `environment`, stamped with the time in ms.
 pub fn execution_name(environment: &str, machine: Machine) -> String {
-    let stamp = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis())
-        .unwrap_or(0);
-    format!("{environment}{SEPARATOR}{}-{stamp}", machine.letter())
+    let stamp = crate::naming::now_millis();
+    match machine {
+        Machine::Provision => crate::naming::create_execution(environment, &stamp),
+        Machine::Teardown => crate::naming::delete_execution(environment, &stamp),
+    }
 }
 
 /// The environment an execution belongs to; `None` for executions not started by mec's rules.
