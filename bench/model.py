@@ -83,7 +83,8 @@ def lower_bound(workers: int, prefetch: bool = False, latency: dict[str, Figure]
 
     A node must run and register before Run Command reaches it, install before it is ready; the
     join needs the master's token and the worker's MicroK8s; add-ons need every node Ready. With
-    `prefetch` the snap download starts in user data at boot, while the agent registers.
+    `prefetch` (what mec does: functions/shared/userdata/prefetch-microk8s.sh) the snap download
+    starts from user data at boot, while the agent registers; without, it is part of the install.
     """
     s = lambda name: seconds(name, latency)  # noqa: E731
     reachable = s("boot_seconds") + s("registration_seconds")
@@ -99,6 +100,16 @@ def lower_bound(workers: int, prefetch: bool = False, latency: dict[str, Figure]
     return total + len(ADDONS) * s("addon_seconds")
 
 
+def install_phase(prefetch: bool = True, latency: dict[str, Figure] | None = None) -> float:
+    """From the install command (sent once every node is registered) to every node ready: what is
+    left of the install after a download that finished during the registration, then wait-ready."""
+    s = lambda name: seconds(name, latency)  # noqa: E731
+    download = min(s("download_seconds"), s("install_seconds")) if prefetch else 0.0
+    # A download longer than the registration is still running when the command arrives.
+    still_downloading = max(0.0, download - s("registration_seconds")) if prefetch else 0.0
+    return still_downloading + s("install_seconds") - download + s("ready_seconds")
+
+
 def iec_type2(workers: int, latency: dict[str, Figure] | None = None) -> float:
     """The same model on the IEC Type 2 order: the master installed and ready, the fixed wait,
     then each worker installed, joined and Ready before the next starts (instances launched
@@ -111,7 +122,7 @@ def iec_type2(workers: int, latency: dict[str, Figure] | None = None) -> float:
 
 def faults(time_scale: float, latency: dict[str, Figure] | None = None) -> dict[str, float]:
     """The world's faults.json for a time-scaled run of this model (no faults, only latencies)."""
-    keys = ["boot_seconds", "registration_seconds", "install_seconds", "ready_seconds", "join_seconds",
+    keys = ["boot_seconds", "registration_seconds", "install_seconds", "download_seconds", "ready_seconds", "join_seconds",
             "joined_ready_seconds", "addon_seconds"]
     values = {key: seconds(key, latency) for key in keys}
     return {**values, "time_scale": time_scale, "wait_scale": time_scale}

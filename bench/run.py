@@ -2,7 +2,8 @@
 world and printed as tables (also written to .build/bench/results.md and results.json).
 
 The world (local/world/serve.py) runs the release Lambda binaries; the pipeline is deployed by
-Terraform (bench/infra: the module's default poll intervals) and every latency of bench/model.py
+Terraform (infra/local with deployed_intervals: the module's default poll intervals, as on AWS)
+and every latency of bench/model.py
 is slept scaled by a time scale, Step Functions' Wait states too. Wall time = scale x modelled +
 overhead (the emulator's and the binaries' own work, which does not scale): the modelled time is
 (wall - the action steps' real time) / scale (bench/model.py explains why); each size runs at
@@ -41,8 +42,8 @@ TARGET = Path(os.environ.get("CARGO_TARGET_DIR", Path.home() / ".cache/mec/targe
 RELEASE = TARGET / "release"
 # The binaries the world runs (release by default: the cost table's billed ms are theirs).
 WORLD_BINARIES = Path(os.environ.get("MEC_BENCH_BINARIES", RELEASE))
-FUNCTIONS = ["validate", "network", "master", "workers", "install", "join", "teardown"]
-SCALES = [float(s) for s in os.environ.get("MEC_BENCH_SCALES", "0.1,0.25").split(",")]
+FUNCTIONS = ["validate", "network", "lifecycle", "master", "workers", "install", "join", "teardown", "reaper", "api"]
+SCALES = [float(s) for s in os.environ.get("MEC_BENCH_SCALES", "0.25,1").split(",")]
 SIZES = [int(s) for s in os.environ.get("MEC_BENCH_SIZES", "0,2,10,50").split(",")]
 PARTS = set(os.environ.get("MEC_BENCH_PARTS", "ready,cost,cold,scale").split(","))
 COLD_STARTS = 20
@@ -88,9 +89,10 @@ class World:
         rc = subprocess.run([str(ROOT / "local/terraformrc.sh"), str(self.state / "terraformrc")], capture_output=True, text=True, check=True)
         if rc.stdout.strip():
             env["TF_CLI_CONFIG_FILE"] = rc.stdout.strip()
-        chdir = f"-chdir={HERE / 'infra'}"
+        chdir = f"-chdir={ROOT / 'infra/local'}"
         for args in (["init", "-input=false", f"-backend-config=path={self.state / 'tfstate'}"],
-                     ["apply", "-input=false", "-auto-approve", f"-var=endpoint={self.endpoint}", f"-var=lambda_dir={lambda_dir}"]):
+                     ["apply", "-input=false", "-auto-approve", f"-var=endpoint={self.endpoint}", f"-var=lambda_dir={lambda_dir}",
+                      "-var=deployed_intervals=true"]):
             done = subprocess.run(["terraform", chdir, *args], env=env, capture_output=True, text=True)
             if done.returncode != 0:
                 raise SystemExit(f"terraform {args[0]} failed:\n{done.stdout}\n{done.stderr}")
@@ -230,12 +232,12 @@ def time_to_ready(world: World, arns: dict[str, str]) -> tuple[list[dict[str, An
             log(f"  wall {run['wall']:.2f} s, control {run['overhead']:.2f} s, in Waits {run['waited']:.2f} s: modelled {run['modelled']:.1f} s")
         # The largest scale's figure: the nodes' real overhead weighs least there.
         modelled, overhead = runs[-1][1]["modelled"], runs[-1][1]["overhead"]
-        bound = model.lower_bound(workers)
+        bound = model.lower_bound(workers, prefetch=True)
         rows.append({
             "workers": workers, "walls": {str(s): round(r["wall"], 3) for s, r in runs},
             "modelled_at": {str(s): r["modelled"] for s, r in runs},
             "modelled": modelled, "overhead": overhead, "lower_bound": bound,
-            "lower_bound_prefetch": model.lower_bound(workers, prefetch=True),
+            "lower_bound_store": model.lower_bound(workers, prefetch=False),
             "ratio": modelled / bound, "iec": model.iec_type2(workers),
             "tasks": {str(s): r["tasks"] for s, r in runs}, "retries": {str(s): r["retries"] for s, r in runs},
         })
@@ -284,6 +286,9 @@ def cold_starts(zips: Path) -> list[dict[str, Any]]:
             "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "testing",
             "AWS_LAMBDA_FUNCTION_NAME": f"mec-{function}", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "256",
             "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST", "AWS_ENDPOINT_URL": "http://127.0.0.1:9", "AWS_EXECUTION_ENV": "AWS_Lambda_rust",
+            # The API reads the state machines' ARNs at init (Terraform sets them).
+            "MEC_PROVISION_STATE_MACHINE_ARN": "arn:aws:states:us-east-1:123456789012:stateMachine:mec-provision",
+            "MEC_TEARDOWN_STATE_MACHINE_ARN": "arn:aws:states:us-east-1:123456789012:stateMachine:mec-teardown",
         }
         binary = RELEASE / f"mec-{function}"
         first_request_ms(binary, environment)  # page cache warm, as on a Lambda host's second start
@@ -341,9 +346,10 @@ def machine() -> dict[str, str]:
 
 
 def main() -> None:
-    missing = [f for f in FUNCTIONS if not (WORLD_BINARIES / f"mec-{f}").exists() or not (RELEASE / f"mec-{f}").exists()]
+    needed = ([WORLD_BINARIES] if PARTS & {"ready", "cost", "scale"} else []) + ([RELEASE] if "cold" in PARTS else [])
+    missing = [str(d / f"mec-{f}") for d in needed for f in FUNCTIONS if not (d / f"mec-{f}").exists()]
     if missing:
-        raise SystemExit(f"no binaries {missing} in {WORLD_BINARIES} or {RELEASE}: cargo build --release --workspace --bins")
+        raise SystemExit(f"missing binaries {missing}: cargo build --release --workspace --bins")
     out = ROOT / ".build" / "bench"
     state = out / datetime.now(timezone.utc).strftime("world-%Y%m%dT%H%M%S")
     zips = out / "zips"
@@ -362,7 +368,7 @@ def main() -> None:
         log(f"local world on port {port}, state {state}")
         world = World(state, port)
         try:
-            log("deploying the pipeline (bench/infra: the module's default poll intervals)")
+            log("deploying the pipeline (infra/local at the module's default poll intervals)")
             world.deploy(zips)
             sfn = world.client("stepfunctions")
             arns = {"provision": machine_arn(sfn, "mec-provision"), "teardown": machine_arn(sfn, "mec-teardown")}

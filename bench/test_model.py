@@ -86,3 +86,13 @@ def test_dollars():
 def test_minutes_format():
     assert report._m(59.6) == "1:00"
     assert report._m(125) == "2:05"
+
+
+def test_the_install_phase_is_what_the_download_at_boot_leaves():
+    # download 4 of install 10, done during the registration: install 6 + ready 10.
+    latency = {**FLAT, "download_seconds": model.Figure(4.0, "test")}
+    assert model.install_phase(prefetch=True, latency=latency) == 16
+    assert model.install_phase(prefetch=False, latency=latency) == 20
+    # A download longer than the registration (25 > 10) still runs for 15 s when the command comes.
+    longer = {**FLAT, "download_seconds": model.Figure(25.0, "test"), "install_seconds": model.Figure(30.0, "test")}
+    assert model.install_phase(prefetch=True, latency=longer) == 15 + 5 + 10

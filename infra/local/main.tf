@@ -34,11 +34,11 @@ module "mec" {
   # the emulator's API Gateway is deployed but not in the request path.
   api_auth = "iam"
 
-  # Seconds in the local world, where nodes boot at once.
-  node_poll_seconds      = 1
-  command_poll_seconds   = 1
-  retry_interval_seconds = 1
-  node_poll_max_attempts = 15
+  # Seconds in the local world, where nodes boot at once; null = the module's default.
+  node_poll_seconds      = var.deployed_intervals ? null : 1
+  command_poll_seconds   = var.deployed_intervals ? null : 1
+  retry_interval_seconds = var.deployed_intervals ? null : 1
+  node_poll_max_attempts = var.deployed_intervals ? null : 15
 
   scheduled_environments = {
     lab-local = {

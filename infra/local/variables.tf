@@ -26,3 +26,9 @@ variable "ami_id" {
   type        = string
   default     = "ami-03cf127a"
 }
+
+variable "deployed_intervals" {
+  description = "Poll and retry at the pipeline module's defaults, as deployed to AWS (the benchmarks, which scale the world's clock instead), rather than every second."
+  type        = bool
+  default     = false
+}

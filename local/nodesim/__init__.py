@@ -10,7 +10,6 @@ install, a wrong or expired token, a wrong address or a closed port fails as it 
 """
 
 from importlib import import_module
-from typing import Any
 
 # Exported names and their modules, imported on first use: the stand-ins import this package
 # on every `snap`/`microk8s` call and should not pay for the runner's imports.
@@ -27,7 +26,7 @@ _EXPORTS = {
 }
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> object:
     if name in _EXPORTS:
         return getattr(import_module(f".{_EXPORTS[name]}", __name__), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -5,19 +5,22 @@ The bash stand-ins in bin/ and snapbin/ exec this with the node's environment (s
 
 from __future__ import annotations
 
+import importlib
 import sys
 
-from . import aws, microk8s, snap
 from .context import Context
 
-COMMANDS = {"aws": aws.main, "snap": snap.main, "microk8s": microk8s.main}
+# Imported on use: every stand-in call is a new process, and `aws` alone pulls in urllib and
+# http.client (~45 ms a call; 51 nodes x a dozen calls a phase add up on 2 cores).
+COMMANDS = ("aws", "snap", "microk8s")
 
 
 def main(argv: list[str]) -> int:
     if not argv or argv[0] not in COMMANDS:
         print(f"usage: python -m nodesim.cli {{{'|'.join(COMMANDS)}}} ARGS...", file=sys.stderr)
         return 2
-    return COMMANDS[argv[0]](Context.from_environment(), argv[1:])
+    module = importlib.import_module(f".{argv[0]}", __package__)
+    return module.main(Context.from_environment(), argv[1:])
 
 
 if __name__ == "__main__":

@@ -46,8 +46,7 @@ class Cluster:
         self.directory = Path(directory)
         self.state_path = self.directory / "state.json"
         if not self.state_path.exists():
-            self.directory.mkdir(parents=True, exist_ok=True)
-            st.write_atomically(self.state_path, st.new_state(environment))
+            st.create_once(self.state_path, environment)
 
     # --- nodes -------------------------------------------------------------------------------
 
@@ -97,8 +96,8 @@ class Cluster:
             s["time_scale"] = float(scale)
 
     def set_latency(self, **seconds: float) -> None:
-        """install_seconds, join_seconds, ready_seconds, joined_ready_seconds, addon_seconds
-        (before time_scale)."""
+        """install_seconds, join_seconds, ready_seconds, joined_ready_seconds, addon_seconds,
+        download_seconds (before time_scale)."""
         with st.locked_state(self.state_path) as s:
             for key, value in seconds.items():
                 if key not in st.new_state("")["latency"]:

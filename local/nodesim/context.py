@@ -10,18 +10,22 @@ import contextlib
 import os
 import sys
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from . import state as st
 
 
-@dataclass(frozen=True)
 class Context:
-    root: Path
-    state_path: Path
-    instance_id: str
+    """A plain class, not a dataclass: every stand-in call is a new process, and importing
+    dataclasses (with inspect) costs more than the rest of the call."""
+
+    __slots__ = ("root", "state_path", "instance_id")
+
+    def __init__(self, root: Path, state_path: Path, instance_id: str) -> None:
+        self.root = root
+        self.state_path = state_path
+        self.instance_id = instance_id
 
     @classmethod
     def from_environment(cls) -> "Context":

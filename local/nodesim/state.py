@@ -31,9 +31,10 @@ def new_state(environment: str) -> dict[str, Any]:
         # latencies below. Token TTLs stay in wall-clock seconds (a token expires in real time).
         "time_scale": 1.0,
         # ready: from install to `wait-ready`; joined_ready: from a join to the node Ready on the
-        # master (kubelet and CNI); addon: per `microk8s enable`.
+        # master (kubelet and CNI); addon: per `microk8s enable`; download: the share of install
+        # that is the snap download (`snap download` takes it, an install from that file the rest).
         "latency": {"install_seconds": 0.0, "join_seconds": 0.0, "ready_seconds": 0.0,
-                    "joined_ready_seconds": 0.0, "addon_seconds": 0.0},
+                    "joined_ready_seconds": 0.0, "addon_seconds": 0.0, "download_seconds": 0.0},
         "faults": {
             # instance id -> how many more `snap install` attempts fail (negative: all of them)
             "fail_install": {},
@@ -68,7 +69,9 @@ def new_node(private_ip: str, public_ip: str | None, root: str, imds: str) -> di
         "root": root,
         "imds": imds,
         "installed": False,
-        "channel": None,
+        "channel": None,  # the channel of the installed revision
+        "tracking": None,  # the channel refreshes follow (None after an install from a file)
+        "acked": False,  # `snap ack` of a downloaded snap's assertions
         "held": False,
         "installed_at": None,
         "node_name": None,
@@ -105,6 +108,19 @@ def read_state(state_path: Path | str) -> dict[str, Any]:
         fcntl.flock(lock, fcntl.LOCK_SH)
         try:
             return json.loads(state_path.read_text())
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def create_once(state_path: Path, environment: str) -> None:
+    """Writes a new state unless one exists, under the lock: nodes of a new environment may boot
+    (and set it up) at the same moment."""
+    state_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock_path(state_path), "a+") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            if not state_path.exists():
+                write_atomically(state_path, new_state(environment))
         finally:
             fcntl.flock(lock, fcntl.LOCK_UN)
 

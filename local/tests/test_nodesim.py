@@ -336,3 +336,78 @@ def test_latency_and_execution_timeout(env: Env) -> None:
     result = run_command(INSTALL, params, env.masters, env.secrets.__getitem__, timeout=1)[0]
     assert (result.status, result.exit_code) == ("TimedOut", -1)
     assert "installing microk8s from 1.32/stable" in result.stdout
+
+
+# --- the snap downloaded at boot (user data) ---------------------------------------------------
+
+USER_DATA = ROOT / "functions/shared/userdata/prefetch-microk8s.sh"
+
+
+def boot(env: Env, node: Node, channel: str = CHANNEL) -> Result:
+    """What cloud-init does with the user data mec-master/mec-workers launch nodes with."""
+    return env.shell(node, USER_DATA.read_text().replace("@CHANNEL@", channel))
+
+
+def prefetch_dir(node: Node) -> Path:
+    return node.root / "var/lib/mec/prefetch"
+
+
+def test_install_uses_the_snap_downloaded_at_boot(env: Env) -> None:
+    ok([boot(env, n) for n in env.nodes])
+    assert (prefetch_dir(env.masters[0]) / "channel").read_text() == CHANNEL + "\n"
+    results = env.install()
+    ok(results)
+    assert all(f"installed microk8s from the snap downloaded at boot ({CHANNEL})" in r.stdout for r in results)
+    nodes = env.cluster.state()["nodes"]
+    # Installed from the file, then tracking the channel as a store install would.
+    assert all(n["installed"] and n["channel"] == CHANNEL and n["tracking"] == CHANNEL for n in nodes.values())
+    assert not (prefetch_dir(env.masters[0]) / "microk8s.snap").exists(), "the download is removed once installed"
+    again = env.install()
+    ok(again)
+    assert all(f"already installed from {CHANNEL}" in r.stdout for r in again)
+    # A clustered environment works as before.
+    ok([env.mint()])
+    ok(env.join(env.workers))
+    ok([env.verify()])
+
+
+def test_a_download_of_another_channel_or_none_falls_back_to_the_store(env: Env) -> None:
+    ok([boot(env, env.masters[0], channel="1.31/stable")])
+    results = env.install(env.nodes[:2])  # the master (other channel) and a worker never booted with it
+    ok(results)
+    for result in results:
+        assert f"installing microk8s from {CHANNEL}" in result.stdout
+    assert "no complete download of 1.32/stable from boot" in results[0].stdout
+    assert all(n["tracking"] == CHANNEL for n in list(env.cluster.state()["nodes"].values())[:2])
+
+
+def test_the_user_data_does_nothing_on_a_node_that_has_microk8s(installed: Env) -> None:
+    node = installed.workers[0]
+    ok([boot(installed, node)])
+    assert not (prefetch_dir(node) / "microk8s.snap").exists()
+
+
+def test_a_failing_download_leaves_the_store_install(env: Env) -> None:
+    env.cluster.fail_install("i-w0", times=1)  # the store fails once: the download at boot
+    ok([boot(env, env.workers[0])])  # user data never fails the boot
+    assert not (prefetch_dir(env.workers[0]) / "channel").exists()
+    env.cluster.fail_install("i-w0", times=0)
+    result = env.install(env.workers[:1])[0]
+    ok([result])
+    assert f"installing microk8s from {CHANNEL}" in result.stdout
+
+
+def test_the_install_waits_for_a_download_still_running(env: Env) -> None:
+    import threading
+
+    env.cluster.set_latency(install_seconds=60, download_seconds=50)  # 0.5 s of download at 0.01
+    node = env.masters[0]
+    booting = threading.Thread(target=boot, args=(env, node))
+    booting.start()
+    deadline = time.time() + 10
+    while not (prefetch_dir(node) / "lock").exists() and time.time() < deadline:
+        time.sleep(0.02)
+    result = env.install([node])[0]
+    booting.join()
+    ok([result])
+    assert f"installed microk8s from the snap downloaded at boot ({CHANNEL})" in result.stdout

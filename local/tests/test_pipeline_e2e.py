@@ -39,6 +39,14 @@ def test_create_to_ready_then_delete_leaves_nothing(world):
     assert record["addons"] == [{"name": "dns", "status": "READY", "optional": False},
                                 {"name": "hostpath-storage", "status": "READY", "optional": False}]
 
+    # Every node installed the snap its user data started downloading at boot (off the critical path).
+    ssm = client(endpoint, "ssm")
+    for node in record["masters"] + record["workers"]:
+        instance = node["instance_id"]
+        outputs = [ssm.get_command_invocation(CommandId=c["CommandId"], InstanceId=instance)["StandardOutputContent"]
+                   for c in ssm.list_commands(InstanceId=instance)["Commands"] if "install" in c["DocumentName"]]
+        assert any("installed microk8s from the snap downloaded at boot (1.32/stable)" in o for o in outputs), outputs
+
     deleted = run(endpoint, "mec-teardown", "e2e-lab-delete-1", {"name": "e2e-lab"})
     assert deleted["status"] == "SUCCEEDED", deleted
     assert tagged(endpoint, "e2e-lab") == [], "nothing tagged for the environment is left"

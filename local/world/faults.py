@@ -18,6 +18,8 @@ test (or a person) can change them while the world runs.
       "boot_seconds": 0,                           # RunInstances to running (EC2)
       "registration_seconds": 0,                   # then until the SSM agent is Online
       "install_seconds": 0, "join_seconds": 0,     # MicroK8s install and join latencies
+      "download_seconds": 0,                       # the share of install_seconds that is the
+                                                   #   snap download (user data runs it at boot)
       "ready_seconds": 0,                          # install to `microk8s status --wait-ready`
       "joined_ready_seconds": 0,                   # join to the node Ready on the master
       "addon_seconds": 0,                          # per `microk8s enable`
@@ -58,6 +60,7 @@ DEFAULTS: dict[str, Any] = {
     "ready_seconds": 0.0,
     "joined_ready_seconds": 0.0,
     "addon_seconds": 0.0,
+    "download_seconds": 0.0,
     "time_scale": 0.01,
     "wait_scale": 1.0,
 }

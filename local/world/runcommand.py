@@ -32,6 +32,8 @@ from nodesim import document  # noqa: E402
 LIST_OUTPUT_LIMIT = 2500
 # The MicroK8s cluster agent, which joins go through.
 JOIN_PORT = 25000
+# Real seconds a node's user data may run (its own waits are scaled, like every latency).
+USER_DATA_TIMEOUT = 600.0
 
 
 def architecture(instance_type: str) -> str:
@@ -91,7 +93,8 @@ class RunCommand:
         node = cluster.add_node(instance_id, instance.private_ip, instance.public_ip)
         cluster.set_time_scale(faults["time_scale"])
         cluster.set_latency(**{key: faults[key] for key in (
-            "install_seconds", "join_seconds", "ready_seconds", "joined_ready_seconds", "addon_seconds")})
+            "install_seconds", "join_seconds", "ready_seconds", "joined_ready_seconds", "addon_seconds",
+            "download_seconds")})
         if name in faults["fail_install"]:
             cluster.fail_install(instance_id)
         if name in faults["never_ready"]:
@@ -145,6 +148,29 @@ class RunCommand:
         since_launch = (datetime.now(timezone.utc) - _aware(instance.launch_time)).total_seconds()
         latency = float(faults["boot_seconds"]) + float(faults["registration_seconds"])
         return since_launch >= latency * float(faults["time_scale"])
+
+    def launched(self, ec2: Any, instance: Any) -> None:
+        """What cloud-init does at an instance's first boot: runs its user data (a `#!` script)
+        on its node, once the boot latency has passed, as root with the node's stand-ins."""
+        try:
+            script = instance.user_data.decode() if instance.user_data is not None else ""
+        except (ValueError, UnicodeDecodeError):
+            return
+        if not script.startswith("#!"):
+            return
+
+        def boot() -> None:
+            faults = self.faults.current()
+            time.sleep(float(faults["boot_seconds"]) * float(faults["time_scale"]))
+            if instance.state != "running":
+                return
+            node = self._node(ec2, instance.id)
+            result = nodesim.run_shell(node, script, timeout=USER_DATA_TIMEOUT)
+            # cloud-init's own log of the user data's output
+            (node.node_dir / "cloud-init-output.log").write_text(
+                f"{result.stdout}{result.stderr}exit code {result.exit_code} ({result.status})\n")
+
+        threading.Thread(target=boot, daemon=True).start()
 
     # --- operations ------------------------------------------------------------------------
 
@@ -301,7 +327,19 @@ def _aware(moment: datetime | str) -> datetime:
 
 
 def install(service: RunCommand) -> None:
-    """Routes moto's SSM Run Command operations to `service`."""
+    """Routes moto's SSM Run Command operations to `service`, and hands it every launched
+    instance (for its user data)."""
+    from moto.ec2.models import EC2Backend
+
+    run_instances = EC2Backend.run_instances
+
+    def launch(self: Any, *args: Any, **kwargs: Any) -> Any:
+        reservation = run_instances(self, *args, **kwargs)
+        for instance in reservation.instances:
+            service.launched(self, instance)
+        return reservation
+
+    EC2Backend.run_instances = launch  # type: ignore[method-assign]
     for operation in ["send_command", "list_command_invocations", "get_command_invocation", "list_commands", "cancel_command", "describe_instance_information"]:
         def handler(self: SimpleSystemManagerResponse, _op: str = operation) -> ActionResult:
             return ActionResult(getattr(service, _op)(self))

@@ -9,7 +9,8 @@ script, a placeholder appears only as a single-quoted assignment (NAME='{{ name 
 constrained by allowedPattern or allowedValues) or alone on a line (the body of a quoted
 here-document). The script is then rendered with a sample value per parameter (checked against the
 parameter's constraints with re.fullmatch) and checked with `bash -n` and
-`shellcheck -s bash -S style`.
+`shellcheck -s bash -S style`. The nodes' user data scripts (functions/*/userdata/*.sh) get the
+same two checks.
 
 Usage, from the repository root: python3 tests/lint/check_ssm_documents.py
 Prints "ok <document>" or the problems of each document, then "N passed, M failed"; exits 1 when
@@ -288,10 +289,14 @@ def main(argv: list[str]) -> int:
         print("note: shellcheck skipped")
 
     documents = sorted(ROOT.glob("functions/*/document.yaml"))
+    user_data = sorted(ROOT.glob("functions/*/userdata/*.sh"))
     passed = failed = 0
-    for path in documents:
+    for path in documents + user_data:
         rel = path.relative_to(ROOT).as_posix()
-        problems = check_document(path, skip_shellcheck)
+        if path.suffix == ".sh":
+            problems = check_script(rel, path.read_text(), skip_shellcheck)
+        else:
+            problems = check_document(path, skip_shellcheck)
         if problems:
             failed += 1
             print(f"FAIL {rel}")

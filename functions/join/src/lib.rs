@@ -6,9 +6,11 @@
 //! a SecureString parameter and passes the nodes `{{ssm-secure:<name>}}`, which the SSM agent
 //! resolves on the node. `verify` deletes the parameter once the cluster is whole.
 //!
-//! Actions: `mint`, `join`, `verify`, `addons` and `publish` each send one command and return
-//! it; `status` polls it. `publish` has the master store its own kubeconfig (server rewritten to
-//! its public address) as a SecureString, so the kubeconfig never travels through an output.
+//! Actions: `mint`, `join`, `verify` and `addons` each send their commands and return them
+//! (nothing when there is nothing to do: no node to join, no add-on); `status` polls them.
+//! `verify` also has the master store its own kubeconfig (document action `publish`: server
+//! rewritten to its public address) as a SecureString, so the kubeconfig never travels through an
+//! output; it runs beside verify rather than after the add-ons, one command round trip fewer.
 
 use std::collections::BTreeMap;
 
@@ -51,7 +53,6 @@ pub enum JoinPhase {
     Join,
     Verify,
     Addons,
-    Publish,
 }
 
 impl JoinPhase {
@@ -61,7 +62,6 @@ impl JoinPhase {
             JoinPhase::Join => "join",
             JoinPhase::Verify => "verify",
             JoinPhase::Addons => "addons",
-            JoinPhase::Publish => "publish",
         }
     }
 }
@@ -73,7 +73,6 @@ pub enum JoinAction {
     Join,
     Verify,
     Addons,
-    Publish,
     Status,
 }
 
@@ -96,10 +95,10 @@ pub struct JoinInput {
 pub struct JoinSent {
     pub phase: JoinPhase,
     pub commands: Vec<CommandRef>,
-    /// After `publish`: the SecureString holding the kubeconfig (its name, never its value).
+    /// After `verify`: the SecureString holding the kubeconfig (its name, never its value).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kubeconfig_parameter: Option<String>,
-    /// After `publish`: where clients reach the API server.
+    /// After `verify`: where clients reach the API server.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub api_endpoint: Option<String>,
 }
@@ -152,7 +151,6 @@ pub async fn handle(
             JoinAction::Join => join(aws, settings, &input).await.map(JoinOutput::Sent),
             JoinAction::Verify => verify(aws, settings, &input).await.map(JoinOutput::Sent),
             JoinAction::Addons => addons(aws, settings, &input).await.map(JoinOutput::Sent),
-            JoinAction::Publish => publish(aws, settings, &input).await.map(JoinOutput::Sent),
             JoinAction::Status => status(aws, settings, &input)
                 .await
                 .map(JoinOutput::Progress),
@@ -180,9 +178,10 @@ fn first_master(input: &JoinInput) -> &Node {
     &input.masters[0]
 }
 
-fn base_parameters(settings: &Settings, phase: JoinPhase) -> BTreeMap<&'static str, String> {
+/// The parameters every command of the document takes; `action` is the document's action.
+fn base_parameters(settings: &Settings, action: &str) -> BTreeMap<&'static str, String> {
     BTreeMap::from([
-        ("action", phase.as_str().to_string()),
+        ("action", action.to_string()),
         ("tokenTtl", settings.join_token_ttl_seconds.to_string()),
         ("executionTimeout", "900".to_string()),
     ])
@@ -192,31 +191,35 @@ async fn send(
     aws: &Aws,
     settings: &Settings,
     spec: &EnvironmentSpec,
-    phase: JoinPhase,
+    action: &str,
     parameters: BTreeMap<&str, String>,
     nodes: &[Node],
 ) -> Result<Vec<CommandRef>, MecError> {
-    let request = command_request(settings, spec, phase, parameters);
+    let request = command_request(settings, spec, action, parameters);
     commands::send(aws, settings, &request, nodes).await
 }
 
 fn command_request<'a>(
     settings: &'a Settings,
     spec: &EnvironmentSpec,
-    phase: JoinPhase,
+    action: &str,
     parameters: BTreeMap<&'a str, String>,
 ) -> CommandRequest<'a> {
     CommandRequest {
         document: &settings.join_document,
         parameters,
-        comment: format!("mec {} join {}", spec.name, phase.as_str()),
+        comment: format!("mec {} join {action}", spec.name),
         delivery_timeout_seconds: 300,
     }
 }
 
 /// Stores a new token (a new one per attempt: a failed join may consume a token) and has the
-/// first master accept it for `join_token_ttl_seconds`.
+/// first master accept it for `join_token_ttl_seconds`. A lone master has no node to join: no
+/// token, no command.
 async fn mint(aws: &Aws, settings: &Settings, input: &JoinInput) -> Result<JoinSent, MecError> {
+    if input.masters.len() == 1 && input.workers.is_empty() {
+        return Ok(JoinSent::new(JoinPhase::Mint, Vec::new()));
+    }
     let environment = &input.spec.name;
     let mut put = aws
         .ssm
@@ -235,13 +238,13 @@ async fn mint(aws: &Aws, settings: &Settings, input: &JoinInput) -> Result<JoinS
         .await
         .map_err(|e| MecError::from_sdk("PutParameter", e))?;
 
-    let mut parameters = base_parameters(settings, JoinPhase::Mint);
+    let mut parameters = base_parameters(settings, JoinPhase::Mint.as_str());
     parameters.insert("token", token_reference(environment));
     let commands = send(
         aws,
         settings,
         &input.spec,
-        JoinPhase::Mint,
+        JoinPhase::Mint.as_str(),
         parameters,
         std::slice::from_ref(first_master(input)),
     )
@@ -269,11 +272,11 @@ async fn join(aws: &Aws, settings: &Settings, input: &JoinInput) -> Result<JoinS
         if nodes.is_empty() {
             continue;
         }
-        let mut parameters = base_parameters(settings, JoinPhase::Join);
+        let mut parameters = base_parameters(settings, JoinPhase::Join.as_str());
         parameters.insert("token", token_reference(&input.spec.name));
         parameters.insert("masterAddress", address.clone());
         parameters.insert("asWorker", as_worker.to_string());
-        let request = command_request(settings, &input.spec, JoinPhase::Join, parameters);
+        let request = command_request(settings, &input.spec, JoinPhase::Join.as_str(), parameters);
         let sent = if as_worker {
             commands::send(aws, settings, &request, nodes).await?
         } else {
@@ -289,7 +292,9 @@ async fn join(aws: &Aws, settings: &Settings, input: &JoinInput) -> Result<JoinS
     Ok(JoinSent::new(JoinPhase::Join, commands))
 }
 
-/// Asks the first master to wait until every node is Ready; deletes the token, no longer needed.
+/// Asks the first master to wait until every node is Ready and, beside it, to publish its
+/// kubeconfig; deletes the token, no longer needed. The verify command comes first in the list:
+/// its output is the one `status` reads.
 async fn verify(aws: &Aws, settings: &Settings, input: &JoinInput) -> Result<JoinSent, MecError> {
     let deleted = aws
         .ssm
@@ -303,22 +308,29 @@ async fn verify(aws: &Aws, settings: &Settings, input: &JoinInput) -> Result<Joi
         Err(MecError::AwsError { code, .. }) if code == "ParameterNotFound" => {}
         Err(e) => return Err(e),
     }
-    let mut parameters = base_parameters(settings, JoinPhase::Verify);
+    let mut parameters = base_parameters(settings, JoinPhase::Verify.as_str());
     parameters.insert("expectedNodes", expected_names(input).join(","));
     if input.masters.len() > 1 {
         parameters.insert("controlPlane", control_plane_addresses(input)?.join(","));
     }
     parameters.insert("verifyTimeout", VERIFY_TIMEOUT_SECONDS.to_string());
-    let commands = send(
+    let mut commands = send(
         aws,
         settings,
         &input.spec,
-        JoinPhase::Verify,
+        JoinPhase::Verify.as_str(),
         parameters,
         std::slice::from_ref(first_master(input)),
     )
     .await?;
-    Ok(JoinSent::new(JoinPhase::Verify, commands))
+    let published = publish(aws, settings, input).await?;
+    commands.extend(published.commands);
+    Ok(JoinSent {
+        phase: JoinPhase::Verify,
+        commands,
+        kubeconfig_parameter: Some(published.parameter),
+        api_endpoint: Some(published.api_endpoint),
+    })
 }
 
 /// Installs the spec's add-ons and their dependencies from the first master, in dependency
@@ -336,7 +348,7 @@ async fn addons(aws: &Aws, settings: &Settings, input: &JoinInput) -> Result<Joi
             .collect::<Vec<_>>()
             .join(",")
     };
-    let mut parameters = base_parameters(settings, JoinPhase::Addons);
+    let mut parameters = base_parameters(settings, JoinPhase::Addons.as_str());
     parameters.insert("addons", names(false));
     parameters.insert("optionalAddons", names(true));
     parameters.insert(
@@ -348,7 +360,7 @@ async fn addons(aws: &Aws, settings: &Settings, input: &JoinInput) -> Result<Joi
         aws,
         settings,
         &input.spec,
-        JoinPhase::Addons,
+        JoinPhase::Addons.as_str(),
         parameters,
         master,
     )
@@ -357,9 +369,16 @@ async fn addons(aws: &Aws, settings: &Settings, input: &JoinInput) -> Result<Joi
     Ok(JoinSent::new(JoinPhase::Addons, commands))
 }
 
+/// The kubeconfig's publish command and where it goes.
+struct Published {
+    commands: Vec<CommandRef>,
+    parameter: String,
+    api_endpoint: String,
+}
+
 /// Has the first master store its kubeconfig as a SecureString, server rewritten to the master's
 /// public address (its private one when it has none).
-async fn publish(aws: &Aws, settings: &Settings, input: &JoinInput) -> Result<JoinSent, MecError> {
+async fn publish(aws: &Aws, settings: &Settings, input: &JoinInput) -> Result<Published, MecError> {
     let master = first_master(input);
     let address = master
         .public_ip
@@ -367,7 +386,7 @@ async fn publish(aws: &Aws, settings: &Settings, input: &JoinInput) -> Result<Jo
         .or_else(|| master.private_ip.clone())
         .ok_or_else(|| MecError::NodesNotReady(format!("{} has no address yet", master.name)))?;
     let parameter = naming::kubeconfig_parameter(&input.spec.name);
-    let mut parameters = base_parameters(settings, JoinPhase::Publish);
+    let mut parameters = base_parameters(settings, "publish");
     parameters.insert("kubeconfigParameter", parameter.clone());
     parameters.insert("apiAddress", address.clone());
     parameters.insert(
@@ -385,17 +404,16 @@ async fn publish(aws: &Aws, settings: &Settings, input: &JoinInput) -> Result<Jo
         aws,
         settings,
         &input.spec,
-        JoinPhase::Publish,
+        "publish",
         parameters,
         std::slice::from_ref(master),
     )
     .await?;
     info!(parameter, "kubeconfig publish sent");
-    Ok(JoinSent {
-        phase: JoinPhase::Publish,
+    Ok(Published {
         commands,
-        kubeconfig_parameter: Some(parameter),
-        api_endpoint: Some(format!("https://{address}:16443")),
+        parameter,
+        api_endpoint: format!("https://{address}:16443"),
     })
 }
 
@@ -432,12 +450,12 @@ async fn status(
             "is required for the status action (mint, join or verify)",
         )
     })?;
-    // A join with no other node (one master, no workers) sends nothing: nothing to wait for.
-    // Nor do add-ons when the spec names none.
-    if input.commands.is_empty() && !matches!(phase, JoinPhase::Join | JoinPhase::Addons) {
+    // A lone master (no other node) mints and joins nothing, and add-ons send nothing when the
+    // spec names none: nothing to wait for. Verify always has its commands.
+    if input.commands.is_empty() && phase == JoinPhase::Verify {
         return Err(MecError::invalid_input(
             "commands",
-            "is required for the status action of mint, verify and publish",
+            "is required for the status action of verify",
         ));
     }
     let nodes: Vec<Node> = input

@@ -200,10 +200,43 @@ async fn verify_deletes_the_token_and_checks_every_node_is_ready() {
     .await
     .unwrap();
     assert_eq!(delete.num_calls(), 1);
+    {
+        // Verify first (status reads its output), and the kubeconfig publish beside it, both on
+        // the first master.
+        let sent = sent.lock().unwrap();
+        assert_eq!(sent.len(), 2);
+        assert_eq!(param(&sent[0].1, "action"), "verify");
+        assert_eq!(
+            param(&sent[0].1, "expectedNodes"),
+            "mock-env-master-0,mock-env-worker-0,mock-env-worker-1"
+        );
+        assert_eq!(param(&sent[1].1, "action"), "publish");
+        assert_eq!(
+            param(&sent[1].1, "kubeconfigParameter"),
+            "/mec/mock-env/kubeconfig"
+        );
+        assert!(sent
+            .iter()
+            .all(|(ids, _)| *ids == vec![masters[0].instance_id.clone()]));
+    }
+    let JoinOutput::Sent(verify_sent) = mec_join::handle(
+        &mocks::aws(&[], &[&delete, &send]),
+        &Settings::default(),
+        input("verify", &masters, &workers),
+    )
+    .await
+    .unwrap() else {
+        panic!("verify sends")
+    };
+    assert_eq!(verify_sent.commands.len(), 2);
     assert_eq!(
-        param(&sent.lock().unwrap()[0].1, "expectedNodes"),
-        "mock-env-master-0,mock-env-worker-0,mock-env-worker-1"
+        verify_sent.kubeconfig_parameter.as_deref(),
+        Some("/mec/mock-env/kubeconfig")
     );
+    assert!(verify_sent
+        .api_endpoint
+        .as_deref()
+        .is_some_and(|e| e.starts_with("https://") && e.ends_with(":16443")));
 
     let all_ready = verify_result(&masters[0], CommandInvocationStatus::Success,
         "node mock-env-master-0 Ready\nnode mock-env-worker-0 Ready\nnode mock-env-worker-1 Ready\nready 3/3\n");
@@ -272,25 +305,36 @@ async fn a_token_already_gone_does_not_fail_verify() {
 }
 
 #[tokio::test]
-async fn a_lone_master_has_nothing_to_join_and_nothing_to_wait_for() {
+async fn a_lone_master_has_nothing_to_mint_or_join_and_nothing_to_wait_for() {
     let masters = vec![node(Role::Master, 0)];
+    // No AWS call at all: no token stored, no command sent, nothing polled.
     let dead = mec_testkit::unreachable_aws();
-    let out = mec_join::handle(&dead, &Settings::default(), input("join", &masters, &[]))
-        .await
-        .unwrap();
-    let JoinOutput::Sent(sent) = out else {
-        panic!("{out:?}")
-    };
-    assert!(sent.commands.is_empty());
-    let mut status = status_input(&masters, &[], "join");
+    for phase in ["mint", "join"] {
+        let out = mec_join::handle(&dead, &Settings::default(), input(phase, &masters, &[]))
+            .await
+            .unwrap();
+        let JoinOutput::Sent(sent) = out else {
+            panic!("{out:?}")
+        };
+        assert!(sent.commands.is_empty(), "{phase}");
+        let mut status = status_input(&masters, &[], phase);
+        status["commands"] = json!([]);
+        let out = mec_join::handle(&dead, &Settings::default(), status)
+            .await
+            .unwrap();
+        let JoinOutput::Progress(progress) = out else {
+            panic!("{out:?}")
+        };
+        assert!(progress.done, "{phase}");
+    }
+    // Verify always sends, so its status needs the commands.
+    let mut status = status_input(&masters, &[], "verify");
     status["commands"] = json!([]);
-    let out = mec_join::handle(&dead, &Settings::default(), status)
+    let err = mec_join::handle(&dead, &Settings::default(), status)
         .await
-        .unwrap();
-    let JoinOutput::Progress(progress) = out else {
-        panic!("{out:?}")
-    };
-    assert!(progress.done);
+        .unwrap_err();
+    assert_eq!(err.error_type(), "InvalidInput");
+    assert!(err.to_string().contains("commands"), "{err}");
 }
 
 #[tokio::test]

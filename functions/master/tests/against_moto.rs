@@ -68,6 +68,19 @@ async fn launches_a_hardened_master_once() {
         Some(&HttpTokensState::Required),
         "IMDSv2 only"
     );
+    // The snap download starts at boot: the user data is the prefetch script for the spec's channel.
+    let user_data = aws
+        .ec2
+        .describe_instance_attribute()
+        .instance_id(&node.instance_id)
+        .attribute(aws_sdk_ec2::types::InstanceAttributeName::UserData)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        user_data.user_data().and_then(|v| v.value()),
+        Some(mec_shared::user_data::prefetch(&spec.microk8s_channel).as_str())
+    );
     assert!(instance
         .iam_instance_profile()
         .and_then(|p| p.arn())

@@ -24,6 +24,7 @@ use crate::naming;
 use crate::settings::Settings;
 use crate::spec::EnvironmentSpec;
 use crate::tags::{self, Role};
+use crate::user_data;
 
 /// States in which an instance still counts as a node of the environment.
 const LIVE_STATES: &[&str] = &["pending", "running", "stopping", "stopped"];
@@ -493,6 +494,9 @@ async fn run_batch(
                 )
                 .build(),
         )
+        // The MicroK8s snap downloads at boot, while the SSM agent registers (no secrets here:
+        // anything on the instance can read its user data).
+        .user_data(user_data::prefetch(&spec.microk8s_channel))
         .tag_specifications(tags::specification(ResourceType::Instance, instance_tags))
         .tag_specifications(tags::specification(ResourceType::Volume, volume_tags))
         .client_token(naming::client_token(

@@ -22,6 +22,7 @@ pub mod spec;
 pub mod status;
 pub mod tags;
 pub mod ttl;
+pub mod user_data;
 
 pub use aws::Aws;
 pub use error::MecError;

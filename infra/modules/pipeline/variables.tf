@@ -85,6 +85,7 @@ variable "node_poll_seconds" {
   description = "Seconds between two checks of the nodes (boot, SSM registration, termination). Whole seconds: Step Functions waits take no fractions."
   type        = number
   default     = 5
+  nullable    = false
 
   validation {
     condition     = var.node_poll_seconds >= 1 && floor(var.node_poll_seconds) == var.node_poll_seconds
@@ -96,6 +97,7 @@ variable "node_poll_max_attempts" {
   description = "Most checks of the nodes (and teardown passes) before the wait counts as failed: node_poll_seconds x this bounds the wait."
   type        = number
   default     = 240
+  nullable    = false
 
   validation {
     condition     = var.node_poll_max_attempts >= 1 && floor(var.node_poll_max_attempts) == var.node_poll_max_attempts
@@ -107,6 +109,7 @@ variable "command_poll_max_attempts" {
   description = "Most checks of SSM commands (install and join phases together) before the wait counts as failed."
   type        = number
   default     = 1200
+  nullable    = false
 
   validation {
     condition     = var.command_poll_max_attempts >= 1 && floor(var.command_poll_max_attempts) == var.command_poll_max_attempts
@@ -118,6 +121,7 @@ variable "command_poll_seconds" {
   description = "Seconds between two checks of an SSM command (install, join, verify)."
   type        = number
   default     = 3
+  nullable    = false
 
   validation {
     condition     = var.command_poll_seconds >= 1 && floor(var.command_poll_seconds) == var.command_poll_seconds
@@ -129,6 +133,7 @@ variable "retry_interval_seconds" {
   description = "First retry interval of a failed step (doubles on every retry)."
   type        = number
   default     = 2
+  nullable    = false
 
   validation {
     condition     = var.retry_interval_seconds >= 1 && floor(var.retry_interval_seconds) == var.retry_interval_seconds
