@@ -127,7 +127,8 @@ sizes: release
 		printf '%-14s %s\n' "mec-$$f" "$$(du -h $(CARGO_TARGET_DIR)/release/mec-$$f | cut -f1)"; done
 
 ## Benchmarks (bench/run.py): tables printed and written to .build/bench/results.md. Release
-## binaries (the cold starts are theirs); a run takes a few minutes. Never timed assertions.
+## binaries (the cold starts are theirs); a run takes ~25 min (the time-to-Ready runs at time
+## scale 1 take the modelled minutes). Never timed assertions.
 bench: venv
 	nice cargo build --release --workspace --bins
 	$(PYTHON) -m pytest -q bench

@@ -46,6 +46,7 @@ FUNCTIONS = ["validate", "network", "lifecycle", "master", "workers", "install",
 SCALES = [float(s) for s in os.environ.get("MEC_BENCH_SCALES", "0.25,1").split(",")]
 SIZES = [int(s) for s in os.environ.get("MEC_BENCH_SIZES", "0,2,10,50").split(",")]
 PARTS = set(os.environ.get("MEC_BENCH_PARTS", "ready,cost,cold,scale").split(","))
+COST_SIZES = (2, 50)
 COLD_STARTS = 20
 SCALE_ENVIRONMENTS = 20
 
@@ -178,6 +179,7 @@ def provision(world: World, arns: dict[str, str], name: str, workers: int, scale
     gone = wait(sfn, start(sfn, arns["teardown"], f"{name}--d", {"name": name}))
     if gone["status"] != "SUCCEEDED":
         raise SystemExit(f"teardown of {name} {gone['status']}: {gone.get('error')}")
+    time.sleep(1)  # and out of the next create's window
     return result
 
 
@@ -185,7 +187,7 @@ def cost_of(world: World, run: dict[str, Any], workers: int) -> dict[str, Any]:
     sfn = world.client("stepfunctions")
     events = history(sfn, run["execution"])
     billed_transitions, entered = transitions(events)
-    window = lambda r: run["start"] - 0.2 <= r["time"] <= run["stop"] + 0.2  # noqa: E731
+    window = lambda r: run["start"] <= r["time"] <= run["stop"] + 0.2  # noqa: E731
     invocations = [r for r in world.records("invocations.jsonl") if window(r)]
     calls = [r for r in world.records("api-calls.jsonl") if window(r) and r["source"] in ("lambda", "node")]
     by_operation = Counter(f"{r['service']}:{r['operation']}" for r in calls if r["source"] == "lambda")
@@ -241,9 +243,19 @@ def time_to_ready(world: World, arns: dict[str, str]) -> tuple[list[dict[str, An
             "ratio": modelled / bound, "iec": model.iec_type2(workers),
             "tasks": {str(s): r["tasks"] for s, r in runs}, "retries": {str(s): r["retries"] for s, r in runs},
         })
-        if workers in (2, 50) and "cost" in PARTS:
+        if workers in COST_SIZES and "cost" in PARTS:
             costs[workers] = cost_of(world, runs[-1][1], workers)
     return rows, costs
+
+
+def cost_only(world: World, arns: dict[str, str]) -> dict[int, dict[str, Any]]:
+    """The cost part without the time-to-Ready table: one create per size, at the largest scale."""
+    provision(world, arns, "cost-warmup", 1, SCALES[0])  # every function started once
+    costs = {}
+    for workers in COST_SIZES:
+        log(f"cost of {workers} workers at time scale {SCALES[-1]}")
+        costs[workers] = cost_of(world, provision(world, arns, f"cost-{workers}w", workers, SCALES[-1]), workers)
+    return costs
 
 
 # --- 3: cold starts ---------------------------------------------------------------------------
@@ -381,6 +393,8 @@ def main() -> None:
                     results["cost"] = costs
                 two = next((r for r in results["ready"] if r["workers"] == 2), None)
                 single = two["walls"][str(SCALES[-1])] if two else None
+            elif "cost" in PARTS:
+                results["cost"] = cost_only(world, arns)
             if "scale" in PARTS:
                 results["scale"] = scale(world, arns, single)
         finally:
