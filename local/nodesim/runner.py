@@ -18,11 +18,17 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping, Sequence
+from typing import Callable, Mapping, Sequence
 
 from . import document
 from . import state as st
 from .cluster import Node
+
+# How a script's process starts: subprocess.Popen, or the local world's registry
+# (world/processes.py), which stops every script still running when the world stops.
+spawn: Callable[..., subprocess.Popen] = subprocess.Popen
+# Called with each script's process once it has ended and been reaped.
+reaped: Callable[[subprocess.Popen], None] = lambda process: None
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 BIN_DIR = PACKAGE_DIR / "bin"
@@ -71,7 +77,7 @@ def run_shell(node: Node, script: str, timeout: float = 60.0) -> Result:
     path.write_text(script if script.endswith("\n") else script + "\n")
     path.chmod(0o700)
     started = time.monotonic()
-    proc = subprocess.Popen(
+    proc = spawn(
         ["/bin/bash", str(path)],
         cwd=run_dir,
         env=node_environment(node),
@@ -88,6 +94,8 @@ def run_shell(node: Node, script: str, timeout: float = 60.0) -> Result:
         os.killpg(proc.pid, signal.SIGKILL)
         out, err = proc.communicate()
         code, status = -1, "TimedOut"
+    finally:
+        reaped(proc)
     return Result(
         instance_id=node.instance_id,
         status=status,

@@ -3,13 +3,16 @@ and the environment Terraform runs with here."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
 import time
 import urllib.request
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -26,9 +29,12 @@ def free_port() -> int:
 
 
 def serve(command: list[str], port: int, log: Path | None = None) -> Iterator[str]:
-    """Runs `command` until the caller is done with the endpoint it serves on `port`."""
+    """Runs `command` until the caller is done with the endpoint it serves on `port`, then stops
+    it; fails when it does not stop in STOP_SECONDS or leaves a process it started behind."""
     out = open(log, "wb") if log else subprocess.DEVNULL  # noqa: SIM115 - closed below
-    server = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
+    world_id = uuid.uuid4().hex
+    server = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+                              env=dict(os.environ, MEC_WORLD_ID=world_id))
     url = f"http://127.0.0.1:{port}"
     deadline = time.time() + 30
     while True:
@@ -36,15 +42,47 @@ def serve(command: list[str], port: int, log: Path | None = None) -> Iterator[st
             urllib.request.urlopen(url + "/moto-api/data.json", timeout=1)
             break
         except OSError:
-            assert time.time() < deadline, f"{command[1]} did not start" + (f": {log.read_text()}" if log else "")
+            assert server.poll() is None and time.time() < deadline, \
+                f"{command[1]} did not start" + (f": {log.read_text()}" if log else "")
             time.sleep(0.1)
     try:
         yield url
     finally:
-        server.terminate()
-        server.wait(timeout=10)
+        stopped = stop_server(server, world_id)
         if log:
             out.close()
+        assert stopped, f"{command[1]} did not stop within {STOP_SECONDS} s of SIGTERM, or left processes behind"
+
+
+# The world stops in 5 s whatever runs in it (local/world/serve.py); this leaves a margin.
+STOP_SECONDS = 8
+
+
+def stop_server(server: subprocess.Popen, world_id: str) -> bool:
+    """SIGTERM, then wait; True when it exited in STOP_SECONDS and nothing it started lives on.
+    Either way nothing is left running: a server that hangs is killed with its process group."""
+    server.terminate()
+    try:
+        server.wait(timeout=STOP_SECONDS)
+        clean = True
+    except subprocess.TimeoutExpired:
+        clean = False
+    left = survivors(world_id)
+    for pid in left:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(server.pid, signal.SIGKILL)
+    server.wait()
+    return clean and not left
+
+
+def survivors(world_id: str) -> list[int]:
+    """Live processes started by the world `world_id` (they carry MEC_WORLD_ID)."""
+    sys.path.insert(0, str(ROOT / "local"))
+    from world.processes import survivors as find
+
+    return find(world_id)
 
 
 def terraform_env(work: Path) -> dict[str, str]:
@@ -100,6 +138,25 @@ def world_with_api(tmp_path_factory):
     next(servers, None)
 
 
+def bare(binaries: Path, state: Path) -> Iterator[str]:
+    """The local world without the pipeline (no Terraform): for tests of the world's own rules.
+    Yields the emulator's endpoint; stopped (and checked to stop cleanly) after."""
+    port = free_port()
+    command = [sys.executable, str(ROOT / "local/world/serve.py"), "--port", str(port), "--binaries", str(binaries),
+               "--state", str(state), "--api-port", str(free_port())]
+    yield from serve(command, port, log=state / "world.log")
+
+
+@pytest.fixture(scope="module")
+def bare_world(tmp_path_factory):
+    """A bare local world per test module: (emulator endpoint, state folder). Its faults file is
+    state/faults.json, as in the full world."""
+    state = tmp_path_factory.mktemp("bare-world")
+    servers = bare(BINARIES, state)
+    yield next(servers), state
+    next(servers, None)
+
+
 @pytest.fixture(scope="session")
 def world(world_with_api):
     """The shared local world: (emulator endpoint, state folder)."""
@@ -107,9 +164,9 @@ def world(world_with_api):
     return endpoint, state
 
 
-def client(endpoint: str, service: str):
+def client(endpoint: str, service: str, **options):
     return boto3.client(service, endpoint_url=endpoint, region_name="us-east-1",
-                        aws_access_key_id="testing", aws_secret_access_key="testing")
+                        aws_access_key_id="testing", aws_secret_access_key="testing", **options)
 
 
 def run(endpoint: str, machine: str, name: str, payload: dict, timeout: float = 180) -> dict:

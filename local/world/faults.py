@@ -43,6 +43,8 @@ from typing import Any
 
 from moto.core.responses import BaseResponse
 
+from world.errors import aws_error
+
 DEFAULTS: dict[str, Any] = {
     "aws_error_rate": 0.0,
     "fail_operations": {},
@@ -84,15 +86,6 @@ class Faults:
             return self.random.random() < rate
 
 
-def _error(response: BaseResponse, status: int, code: str, message: str) -> tuple[int, dict[str, str], str]:
-    if response.headers.get("X-Amz-Target"):
-        body = json.dumps({"__type": code, "message": message})
-        return status, {"status": str(status), "content-type": "application/x-amz-json-1.1"}, body
-    body = (f"<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response><Errors><Error><Code>{code}</Code>"
-            f"<Message>{message}</Message></Error></Errors><RequestID>injected</RequestID></Response>")
-    return status, {"status": str(status), "content-type": "text/xml"}, body
-
-
 def _capacity_error(response: BaseResponse, capacity: dict[str, Any]) -> tuple[int, dict[str, str], str] | None:
     """EC2's answer when `capacity` says the requested market has nothing in the requested zone."""
     def param(name: str) -> str:
@@ -120,7 +113,7 @@ def _capacity_error(response: BaseResponse, capacity: dict[str, Any]) -> tuple[i
         message = (f"We currently do not have sufficient {param('InstanceType')} capacity "
                    f"in the Availability Zone you requested ({zone}).")
     # EC2 lists the Insufficient* codes among its server errors.
-    return _error(response, 500 if code.startswith("Insufficient") else 400, code, message + " (injected)")
+    return aws_error(response, 500 if code.startswith("Insufficient") else 400, code, message + " (injected)")
 
 
 def install(faults: Faults) -> None:
@@ -133,7 +126,7 @@ def install(faults: Faults) -> None:
             now = faults.current()
             action = self._get_action()
             if action in now["fail_operations"]:
-                return _error(self, 400, now["fail_operations"][action], f"{action} refused (injected fault)")
+                return aws_error(self, 400, now["fail_operations"][action], f"{action} refused (injected fault)")
             if action == "RunInstances" and now["capacity"]:
                 refused = _capacity_error(self, now["capacity"])
                 if refused is not None:
@@ -141,8 +134,8 @@ def install(faults: Faults) -> None:
             if now["aws_error_rate"] and faults.roll(now["aws_error_rate"]):
                 if faults.roll(0.5):
                     throttling = "ThrottlingException" if self.headers.get("X-Amz-Target") else "RequestLimitExceeded"
-                    return _error(self, 400 if self.headers.get("X-Amz-Target") else 503, throttling, "Rate exceeded (injected)")
-                return _error(self, 500, "InternalError", "injected 5xx")
+                    return aws_error(self, 400 if self.headers.get("X-Amz-Target") else 503, throttling, "Rate exceeded (injected)")
+                return aws_error(self, 500, "InternalError", "injected 5xx")
         return original(self)
 
     BaseResponse.call_action = call_action  # type: ignore[method-assign]

@@ -31,6 +31,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+from world import processes
+
 RUNTIME_PREFIX = "/2018-06-01/runtime"
 # Lambda's default account concurrency is 1,000; here each environment is a process on a small
 # machine, so a function keeps at most this many.
@@ -63,7 +65,7 @@ class Environment:
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
         port = self.server.server_address[1]
         self.started = time.monotonic()
-        self.process = subprocess.Popen(
+        self.process = processes.start(
             [str(binary)],
             env={**environment, "AWS_LAMBDA_RUNTIME_API": f"127.0.0.1:{port}"},
             stdout=function.log,
@@ -73,13 +75,10 @@ class Environment:
     def alive(self) -> bool:
         return self.process.poll() is None
 
-    def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-        self.server.shutdown()
+    def close(self) -> None:
+        """Stops serving the Runtime API. The process itself is stopped with every other
+        process of the world (processes.stop_all), in parallel and bounded."""
+        self.server.server_close()
 
     def next_invocation(self) -> Invocation:
         """Blocks until the function has an invocation for this (now idle) environment."""
@@ -187,9 +186,9 @@ class FunctionRuntime:
             ).encode()
         return invocation
 
-    def stop(self) -> None:
+    def close(self) -> None:
         for environment in self.environments:
-            environment.stop()
+            environment.close()
         self.log.close()
 
 
@@ -258,10 +257,14 @@ class LambdaHost:
             self.records.write(line + "\n")
             self.records.flush()
 
-    def stop(self) -> None:
-        for runtime in self.functions.values():
-            runtime.stop()
-        self.records.close()
+    def close(self) -> None:
+        """Closes the Runtime API servers and logs; call after processes.stop_all."""
+        with self.lock:
+            runtimes = list(self.functions.values())
+        for runtime in runtimes:
+            runtime.close()
+        with self.records_lock:
+            self.records.close()
 
 
 def binary_name(function_name: str) -> str:

@@ -2,18 +2,31 @@
 Lambda invocations running the real binaries, Run Command running the real documents.
 
 Usage: .venv/bin/python local/world/serve.py --port PORT --binaries DIR --state DIR
+
+Stopping (SIGTERM or SIGINT) is bounded and complete: the world exits within SHUTDOWN_SECONDS,
+and every process it started (Lambda environments, node scripts, user data, and what they
+started) is stopped first (world/processes.py), whatever executions are still running.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
+import threading
+import traceback
+import uuid
 from pathlib import Path
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE.parent / "moto"))
+
+from world import processes  # noqa: E402
+
+SHUTDOWN_SECONDS = 5.0
 
 
 def main() -> None:
@@ -26,6 +39,29 @@ def main() -> None:
     parser.add_argument("--faults", type=Path, help="faults and latencies file (default: STATE/faults.json)")
     args = parser.parse_args()
 
+    # Stoppable at any point, even while starting: SIGTERM/SIGINT end the `try` below.
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: sys.exit(0))
+    world: dict[str, Any] = {}
+    code = 1
+    try:
+        build(args, world)
+        from moto.server import main as moto_main
+
+        # moto's main turns SIGTERM and SIGINT into SystemExit(0) in this thread, which ends it.
+        moto_main(["-H", "127.0.0.1", "-p", str(args.port)])
+    except SystemExit as stopped:
+        code = stopped.code if isinstance(stopped.code, int) else 1
+    except BaseException:  # noqa: BLE001 - reported, then the world stops all the same
+        traceback.print_exc()
+    finally:
+        stop(world, code)
+
+
+def build(args: argparse.Namespace, world: dict[str, Any]) -> None:
+    """Installs mec's extensions into moto, in order; `world` collects what `stop` stops."""
+    # Every process the world starts carries this id: a test can prove none outlives the world.
+    os.environ.setdefault(processes.WORLD_ID_VARIABLE, uuid.uuid4().hex)
     # The Step Functions engine calls Lambda back through this port.
     os.environ["MOTO_PORT"] = str(args.port)
     # The simulated nodes' `aws` stand-in calls back here (the master stores its kubeconfig).
@@ -33,8 +69,8 @@ def main() -> None:
     import server as extensions  # local/moto/server.py
     from moto.awslambda_simple.models import LambdaSimpleBackend
     from moto.core.config import default_user_config
-    from moto.server import main as moto_main
 
+    from nodesim import runner
     from world import counting
     from world import faults as world_faults
     from world.api_gateway import ApiGateway
@@ -57,22 +93,39 @@ def main() -> None:
     world_faults.install(faults)
     counting.install(args.state / "logs" / "api-calls.jsonl")
     install(RunCommand(args.state, faults))
+    # Node scripts and user data are the world's processes too: stopped with it.
+    runner.spawn = processes.start
+    runner.reaped = processes.forget
+
     # The HTTP API on its own port, through the deployed api function (mec-api binary).
-    api = None
     try:
         api = ApiGateway(args.api_port or args.port + 1, f"http://127.0.0.1:{args.port}", args.api_function)
         api.start()
+        world["api"] = api
     except OSError as err:
         if args.api_port:
             raise
         # Only the default port: the emulator is still useful without the API front.
         print(f"HTTP API front not started on port {args.port + 1}: {err}", file=sys.stderr)
+
+
+def stop(world: dict[str, Any], code: int) -> None:
+    """Stops the world within SHUTDOWN_SECONDS: the API front, then every process it started,
+    then this process, without waiting for the threads of running executions and commands."""
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, signal.SIG_IGN)
+    # Whatever hangs below, the world is gone in SHUTDOWN_SECONDS.
+    watchdog = threading.Timer(SHUTDOWN_SECONDS, lambda: os._exit(code or 1))
+    watchdog.daemon = True
+    watchdog.start()
     try:
-        moto_main(["-H", "127.0.0.1", "-p", str(args.port)])
+        if "api" in world:
+            world["api"].stop()
+        processes.stop_all(grace_seconds=SHUTDOWN_SECONDS / 2)
     finally:
-        if api:
-            api.stop()
-        host.stop()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
 
 
 if __name__ == "__main__":
