@@ -78,6 +78,7 @@ infra: terraform-check terraform-test checkov local-tests
 
 terraform-check:
 	terraform fmt -check -recursive infra
+	python3 tests/lint/check_terraform_floor.py
 	@for root in $(TF_ROOTS); do \
 		echo "terraform validate $$root"; \
 		TF_DATA_DIR=$(CURDIR)/.build/tf/$$root terraform -chdir=$$root init -input=false -backend=false -no-color >/dev/null && \

@@ -1,5 +1,5 @@
 # The same pipeline module, deployed into the local AWS world: every service points at the
-# emulator on loopback, with dummy credentials and no account lookups.
+# emulator on loopback, with dummy credentials.
 
 provider "aws" {
   region                      = "us-east-1"
@@ -7,7 +7,11 @@ provider "aws" {
   secret_key                  = "testing"
   skip_credentials_validation = true
   skip_metadata_api_check     = true
-  skip_requesting_account_id  = true
+  # The provider asks the emulator for the account (IAM GetUser, then STS GetCallerIdentity:
+  # 123456789012), as it asks AWS: ARNs it builds itself, such as aws_ssm_document.arn, then
+  # carry the account, as on AWS, and the policies that name them match what the world checks
+  # (arn:aws:ssm:us-east-1:123456789012:document/mec-install, not ...::document/mec-install).
+  skip_requesting_account_id = false
 
   endpoints {
     apigatewayv2 = var.endpoint

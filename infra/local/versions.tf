@@ -1,5 +1,5 @@
 terraform {
-  required_version = ">= 1.7"
+  required_version = ">= 1.9"
 
   # The state lives wherever the caller says (`terraform init -backend-config=path=...`), never in the repo.
   backend "local" {}

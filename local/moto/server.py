@@ -9,6 +9,9 @@ Extensions (each covered by local/tests/test_moto_extensions.py):
   provider calls both for `aws_sfn_state_machine`; moto 5.2 lacks them and the apply hangs on
   retries. Validation is answered OK here: the definitions are validated by asl-validator in the
   tests, not by the emulator.
+- Every instance of a RunInstances call gets its instance profile: moto 5.2 associates it with
+  the first instance only (moto/ec2/responses/instances.py run_instances), where EC2 launches
+  each instance with it (EC2 API reference, RunInstances `IamInstanceProfile`).
 """
 
 from __future__ import annotations
@@ -32,10 +35,31 @@ def list_state_machine_versions(self: StepFunctionResponse) -> ActionResult:
     return ActionResult({"stateMachineVersions": []})
 
 
+def profile_for_every_instance() -> None:
+    """Wraps EC2 RunInstances so that each instance of the reservation has the profile."""
+    from moto.ec2.models import EC2Backend
+
+    run_instances = EC2Backend.run_instances
+
+    def launch(self, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
+        reservation = run_instances(self, *args, **kwargs)
+        name, arn = kwargs.get("iam_instance_profile_name"), kwargs.get("iam_instance_profile_arn")
+        if name or arn:
+            # moto's response associates the first instance after this returns.
+            for instance in reservation.instances[1:]:
+                self.associate_iam_instance_profile(instance_id=instance.id, iam_instance_profile_name=name,
+                                                    iam_instance_profile_arn=arn)
+        return reservation
+
+    EC2Backend.run_instances = launch  # type: ignore[method-assign]
+
+
 def install_extensions() -> None:
-    """Adds the missing operations; moto dispatches an action to the method of the same name."""
+    """Adds the missing operations (moto dispatches an action to the method of the same name) and
+    fixes the gaps listed above."""
     StepFunctionResponse.validate_state_machine_definition = validate_state_machine_definition  # type: ignore[attr-defined]
     StepFunctionResponse.list_state_machine_versions = list_state_machine_versions  # type: ignore[attr-defined]
+    profile_for_every_instance()
 
 
 if __name__ == "__main__":

@@ -10,8 +10,17 @@ repository has it; OpenEBS' enable script does nothing without iscsid; Kubeflow'
 kustomization needs the CRDs of the first. mec's own rule is checked too: every chart and
 kustomization is pinned to a version.
 
-Images are per architecture: Kubeflow Pipelines' and gopaddle-lite's exist for amd64 only, so on
-an arm64 node (node["arch"], from the EC2 instance type) their pods crash (exec format error).
+Images are per architecture: Kubeflow Pipelines' exist for amd64 only, so on an arm64 node
+(node["arch"], from the EC2 instance type) its pods crash (exec format error). Add-ons are per
+architecture too: an add-on whose addons.yaml does not list the node's architecture is not
+available there (gopaddle-lite: amd64 only), as MicroK8s' get_available_addons filters them.
+
+`microk8s enable|disable` follows common/utils.py (canonical/microk8s 1.32): parse_xable_addon_args
+infers the repository ("Infer repository core for addon dns" on stderr), a bare name found in
+no repository fails (exit 1, with the community hint when the snap's community repository has
+it), an explicit `repo/name` that is not available prints "Addon repo/name not found" and exits
+0 (unprotected_xable), and an enabled add-on is "already enabled". The add-ons' own arguments
+(`name:args` or flags after the name) are accepted and not interpreted.
 
 Faults (state["faults"]): `fail_addons` — the commands that install these add-ons fail;
 `unhealthy_addons` — their workloads never become ready. The document names the add-on a command
@@ -118,43 +127,162 @@ def namespaces(s: dict[str, Any], cluster: str) -> set[str]:
         w["namespace"] for w in workloads(s, cluster)}
 
 
-# --- microk8s enable ---------------------------------------------------------------------------
+# --- microk8s enable / disable ------------------------------------------------------------------
 
-def enable(ctx: Context, addon: str) -> int:
-    """`microk8s enable <addon>`, `community/<addon>` or `core/<addon>` on a serving master."""
-    repository, _, name = addon.rpartition("/")
-    name = name.split(":")[0]
+# The core repository of MicroK8s 1.32 (canonical/microk8s-core-addons, branch 1.32, addons.yaml):
+# name -> (description, version, architectures).
+CORE_CATALOGUE: dict[str, tuple[str, str, tuple[str, ...]]] = {
+    "dns": ("CoreDNS", "1.10.1", ("amd64", "arm64", "ppc64le", "s390x")),
+    "rbac": ("Role-Based Access Control for authorisation", "", ("amd64", "arm64", "ppc64le", "s390x")),
+    "dashboard": ("The Kubernetes dashboard", "2.6.0", ("amd64", "arm64", "ppc64le", "s390x")),
+    "ingress": ("Ingress controller for external access", "1.8.0", ("amd64", "arm64")),
+    "hostpath-storage": ("Storage class; allocates storage from host directory", "1.4.2", ("amd64", "arm64", "ppc64le", "s390x")),
+    "storage": ("Alias to hostpath-storage add-on, deprecated", "1.4.0", ("amd64", "arm64", "ppc64le", "s390x")),
+    "registry": ("Private image registry exposed on localhost:32000", "2.8.1", ("amd64", "arm64", "ppc64le", "s390x")),
+    "metrics-server": ("K8s Metrics Server for API access to service metrics", "0.6.3", ("amd64", "arm64", "ppc64le", "s390x")),
+    "nvidia": ("NVIDIA hardware (GPU and network) support", "gpu=22.9.1/network=23.7.0/microk8s-1", ("amd64",)),
+    "gpu": ("Alias to nvidia add-on", "22.9.1", ("amd64",)),
+    "helm": ("Helm - the package manager for Kubernetes", "3.9.1", ("amd64", "arm64", "ppc64le", "s390x")),
+    "helm3": ("Helm 3 - the package manager for Kubernetes", "3.9.1", ("amd64", "arm64", "ppc64le", "s390x")),
+    "metallb": ("Loadbalancer for your Kubernetes cluster", "0.13.3", ("amd64", "arm64", "ppc64le", "s390x")),
+    "host-access": ("Allow Pods connecting to Host services smoothly", "1.0.0", ("amd64", "arm64", "ppc64le", "s390x")),
+    "ha-cluster": ("Configure high availability on the current node", "0.1.0", ("amd64", "arm64", "ppc64le", "s390x")),
+    "mayastor": ("OpenEBS MayaStor", "2.0.0-microk8s-1", ("amd64", "arm64")),
+    "prometheus": ("Prometheus operator for monitoring and logging", "v0.8.0", ("amd64", "arm64")),
+    "observability": ("A lightweight observability stack for logs, traces and metrics", "0.57.0", ("amd64", "arm64")),
+    "community": ("The community addons repository", "", ("amd64", "arm64", "ppc64le", "s390x")),
+    "cert-manager": ("Cloud native certificate management", "1.8.0", ("amd64", "arm64", "ppc64le")),
+    "kube-ovn": ("An advanced network fabric for Kubernetes", "1.10.0-alpha1", ("amd64", "arm64")),
+    "minio": ("MinIO object storage", "4.5.1", ("amd64", "arm64", "ppc64le", "s390x")),
+    "cis-hardening": ("Apply CIS K8s hardening", "1.0.0", ("amd64", "arm64")),
+    "rook-ceph": ("Distributed Ceph storage using Rook", "1.11.9", ("amd64", "arm64")),
+}
+# The community add-ons simulated here (canonical/microk8s-community-addons addons.yaml, branch
+# 1.32; gopaddle-lite from branch 1.27, the last that has it): name -> (description, version,
+# architectures).
+COMMUNITY_CATALOGUE: dict[str, tuple[str, str, tuple[str, ...]]] = {
+    "openebs": ("OpenEBS is the open-source storage solution for Kubernetes", "2.6.0", ("amd64", "arm64")),
+    "gopaddle": ("Low-Code Kubernetes IDE with AI Co-pilot", "5.0", ("amd64", "arm64")),
+    "gopaddle-lite": ("Cheapest, fastest and simplest way to modernize your applications", "4.2.5", ("amd64",)),
+    "argocd": ("Argo CD is a declarative continuous deployment for Kubernetes.", "2.7.2", ("amd64", "arm64")),
+}
+
+
+def node_arch(s: dict[str, Any], ctx: Context) -> str:
+    """The add-ons' architecture names (dpkg): arm64 or amd64, from EC2's arm64/x86_64."""
+    return "arm64" if s["nodes"][ctx.instance_id].get("arch") == "arm64" else "amd64"
+
+
+def community_addons(s: dict[str, Any], ctx: Context) -> list[str]:
+    """The community repository of this node's track (what `microk8s enable community` clones)."""
+    return [name for name, (tracks, _, _) in COMMUNITY.items() if tracks[0] <= track(s, ctx) <= tracks[1]
+            and node_arch(s, ctx) in COMMUNITY_CATALOGUE[name][2]]
+
+
+def available(s: dict[str, Any], ctx: Context) -> list[dict[str, Any]]:
+    """common/utils.py get_available_addons: every repository's add-ons for this architecture,
+    sorted by (repository, name); the community repository once it is enabled."""
+    arch = node_arch(s, ctx)
+    found = [{"name": n, "repository": "core", "description": d, "version": v}
+             for n, (d, v, arches) in CORE_CATALOGUE.items() if arch in arches]
+    if "community" in s["addons"].get(cluster_of(s, ctx), []):
+        found += [{"name": n, "repository": "community", "description": COMMUNITY_CATALOGUE[n][0],
+                   "version": COMMUNITY_CATALOGUE[n][1]} for n in community_addons(s, ctx)]
+    return sorted(found, key=lambda a: (a["repository"], a["name"]))
+
+
+def by_name(addons: list[dict[str, Any]], name: str) -> list[dict[str, Any]]:
+    """common/utils.py get_addon_by_name: `name` or `repository/name`."""
+    repository, _, addon = name.rpartition("/") if name.count("/") == 1 else ("", "", name)
+    return [a for a in addons if a["name"] == addon and (not repository or a["repository"] == repository)]
+
+
+def xable(ctx: Context, action: str, args: list[str]) -> int:
+    """common/utils.py unprotected_xable: which add-ons the arguments name (parse_xable_addon_args),
+    then each one's enable or disable script."""
+    s = ctx.read()
+    pairs = [(a["repository"], a["name"]) for a in available(s, ctx)]
+    names = {n for _, n in pairs} | {f"{r}/{n}" for r, n in pairs}
+    requested = {arg.split(":")[0] for arg in args}
+    if requested < names:  # several add-ons, each with its own `:args`
+        chosen = []
+        for arg in args:
+            parsed = infer_repository(ctx, s, arg, pairs)
+            if isinstance(parsed, int):
+                return parsed
+            chosen.append(parsed)
+    else:  # one add-on and its unix-style arguments
+        parsed = infer_repository(ctx, s, args[0], pairs)
+        if isinstance(parsed, int):
+            return parsed
+        if parsed[2] and args[1:]:
+            ctx.out("Can't pass string arguments and flag arguments simultaneously!\n"
+                    "Enable or disable addons with only one argument style at a time:\n\n"
+                    "    microk8s enable foo:'bar'\nor\n    microk8s enable foo --bar\n")
+            return 1
+        chosen = [(parsed[0], parsed[1], args[1:])]
+    if len(chosen) > 1:
+        ctx.out("WARNING: Do not enable or disable multiple addons in one command.\n"
+                "         This form of chained operations on addons will be DEPRECATED in the future.\n"
+                f"         Please, {action} one addon at a time: 'microk8s {action} <addon>'")
+    for repository, name, _ in chosen:
+        if (repository, name) not in pairs:
+            ctx.out(f"Addon {repository}/{name} not found")
+            continue
+        run = enable_one if action == "enable" else disable_one
+        code = run(ctx, repository, name)
+        if code:
+            return code
+    return 0
+
+
+def infer_repository(ctx: Context, s: dict[str, Any], arg: str,
+                     pairs: list[tuple[str, str]]) -> tuple[str, str, list[str]] | int:
+    """common/utils.py parse_xable_single_arg: (repository, name, args), or the exit code after
+    its message."""
+    name, *extra = arg.split(":")
+    parts = name.split("/")
+    if len(parts) == 2:
+        return parts[0], parts[1], extra
+    if len(parts) != 1:
+        ctx.out(f"Invalid addon name {name}")
+        return 1
+    repositories = [r for r, n in pairs if n == name]
+    if not repositories:
+        ctx.error(f"Addon {name} was not found in any repository")
+        if name in community_addons(s, ctx):  # is_community_addon: the snap's own copy of the repository
+            ctx.out("To use the community maintained flavor enable the respective repository:\n\n"
+                    "    microk8s enable community\n")
+        return 1
+    if len(repositories) > 1:
+        ctx.error(f"Addon {name} exists in more than repository. Please explicitly specify\n"
+                  "the repository using any of:\n\n" + "".join(f"    {r}/{name}\n" for r in repositories))
+        return 1
+    ctx.error(f"Infer repository {repositories[0]} for addon {name}")
+    return repositories[0], name, extra
+
+
+def enable_one(ctx: Context, repository: str, name: str) -> int:
+    """An add-on's enable script, on a serving master."""
     s = ctx.read()
     cluster = cluster_of(s, ctx)
     enabled = s["addons"].get(cluster, [])
-    if repository not in ("", "core", "community"):
-        return ctx.error(f"Repository {repository} is not enabled")
-    community = repository == "community" or (not repository and name in COMMUNITY and name not in CORE)
-    if community:
-        if "community" not in enabled:
-            return ctx.error(f"Addon {addon} was not found in any repository\n"
-                             "To use the community maintained flavor enable the respective repository:\n"
-                             "    microk8s enable community")
-        tracks, deployed, prerequisites = COMMUNITY.get(name, (((0, 0), (0, 0)), [], []))
-        if not tracks[0] <= track(s, ctx) <= tracks[1]:
-            return ctx.error(f"Addon {addon} was not found in any repository")
-    elif name not in CORE:
-        return ctx.error(f"Addon {name} was not found in any repository")
+    if repository == "community":
+        _, deployed, prerequisites = COMMUNITY[name]
     else:
-        deployed, prerequisites = CORE[name], []
-    failed = injected_failure(ctx, f"microk8s enable {addon}")
+        deployed, prerequisites = CORE.get(name, []), []
+    failed = injected_failure(ctx, f"microk8s enable {repository}/{name}")
     if failed is not None:
         return failed
     if name in enabled:
-        ctx.out(f"Addon {'community/' if community else 'core/'}{name} is already enabled")
+        ctx.out(f"Addon {repository}/{name} is already enabled")
         return 0
-    if name == "openebs" and not (ctx.root / "etc/systemd/enabled/iscsid").exists():
+    if name == "openebs" and not (ctx.root / "etc/systemd/enabled/iscsid.service").exists():
         # The real enable script prints this and exits with status 0, installing nothing.
         ctx.out("iscsid is not available or enabled.\nMake sure iscsi is installed on all nodes.")
         return 0
     if name == "community":
-        ctx.out("Infer repository core for addon community\n"
-                "Cloning into '/var/snap/microk8s/common/addons/community'...\nCommunity repository is now enabled")
+        ctx.out("Cloning into '/var/snap/microk8s/common/addons/community'...\nCommunity repository is now enabled")
     with ctx.lock() as s:
         enabled = s["addons"].setdefault(cluster, [])
         for extra in [*prerequisites, name]:
@@ -163,15 +291,22 @@ def enable(ctx: Context, addon: str) -> int:
         add_workloads(s, cluster, [*deployed, *(w for p in prerequisites for w in CORE.get(p, []))])
         delay = s["latency"].get("addon_seconds", 0.0) * s["time_scale"]
     scaled_sleep(delay)
-    ctx.out(f"Infer repository {'community' if community else 'core'} for addon {name}\n"
-            f"Enabling {name}\n{name} is enabled")
+    if name != "community":
+        ctx.out(f"Enabling {name}\n{name} is enabled")
     return 0
 
 
-def status_addon(ctx: Context, name: str) -> int:
-    """`microk8s status -a <addon>`: enabled or disabled."""
+def disable_one(ctx: Context, repository: str, name: str) -> int:
+    """An add-on's disable script: it is no longer enabled, its workloads are gone."""
     s = ctx.read()
-    ctx.out("enabled" if name in s["addons"].get(cluster_of(s, ctx), []) else "disabled")
+    cluster = cluster_of(s, ctx)
+    if name not in s["addons"].get(cluster, []):
+        ctx.out(f"Addon {repository}/{name} is already disabled")
+        return 0
+    with ctx.lock() as s:
+        s["addons"][cluster] = [a for a in s["addons"].get(cluster, []) if a != name]
+        s.setdefault("workloads", {})[cluster] = [w for w in s.get("workloads", {}).get(cluster, []) if w["addon"] != name]
+    ctx.out(f"Disabling {name}\n{name} is disabled")
     return 0
 
 

@@ -1,6 +1,8 @@
 """Entry point of the stand-ins: `python -m nodesim.cli aws|snap|microk8s ARGS...`.
 
-The bash stand-ins in bin/ and snapbin/ exec this with the node's environment (see runner.py).
+The bash stand-ins in bin/ (tools the Ubuntu 24.04 AMI ships: snap) and snapbin/ (what snaps
+install into the node's /snap/bin: microk8s, aws) exec this with the node's environment (see
+runner.py); all with `python -S` but aws, which uses botocore and jmespath from the venv.
 """
 
 from __future__ import annotations
@@ -10,8 +12,8 @@ import sys
 
 from .context import Context
 
-# Imported on use: every stand-in call is a new process, and `aws` alone pulls in urllib and
-# http.client (~45 ms a call; 51 nodes x a dozen calls a phase add up on 2 cores).
+# Imported on use: every stand-in call is a new process, and `aws` alone pulls in botocore
+# (~0.3 s a call), which snap and microk8s must not pay for.
 COMMANDS = ("aws", "snap", "microk8s")
 
 

@@ -3,7 +3,11 @@
 Layout of an environment folder:
     state.json, state.json.lock       the shared cluster state (see state.py)
     nodes/<instance id>/root/         the node's file system (MEC_ROOT)
-    nodes/<instance id>/imds/         its instance metadata, served to curl as file:// URLs
+    nodes/<instance id>/imds/         its instance metadata, served to curl as file:// URLs:
+                                      latest/api/token, latest/meta-data/{instance-id,
+                                      local-ipv4, public-ipv4, placement/region,
+                                      placement/availability-zone,
+                                      iam/security-credentials/<role>} (the EC2 IMDS paths)
     nodes/<instance id>/runs/         one folder per script run (like the agent's orchestration dir)
 """
 
@@ -11,10 +15,13 @@ from __future__ import annotations
 
 import json
 import secrets
+import time
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from . import pki
 from . import state as st
 
 
@@ -46,12 +53,17 @@ class Cluster:
         self.directory = Path(directory)
         self.state_path = self.directory / "state.json"
         if not self.state_path.exists():
-            st.create_once(self.state_path, environment)
+            st.create_once(self.state_path, environment, str(pki.default_key_pool()))
 
     # --- nodes -------------------------------------------------------------------------------
 
-    def add_node(self, instance_id: str, private_ip: str, public_ip: str | None = None) -> Node:
-        """Launches an instance: an empty root with EC2's default hostname, and its IMDS."""
+    def add_node(self, instance_id: str, private_ip: str, public_ip: str | None = None,
+                 region: str = "us-east-1", availability_zone: str | None = None) -> Node:
+        """Launches an instance: an empty root with EC2's default hostname, and its IMDS.
+
+        The IMDS always has placement/availability-zone on EC2 (the AWS CLI v2 takes its region
+        from it, awscli/utils.py InstanceMetadataRegionFetcher): without one given, the region's
+        first zone."""
         node_dir = self.directory / "nodes" / instance_id
         root, imds = node_dir / "root", node_dir / "imds"
         (root / "etc").mkdir(parents=True, exist_ok=True)
@@ -69,10 +81,38 @@ class Cluster:
         (meta / "instance-id").write_text(instance_id)
         if public_ip:
             (meta / "public-ipv4").write_text(public_ip)
+        (meta / "placement").mkdir(exist_ok=True)
+        (meta / "placement" / "region").write_text(region)
+        (meta / "placement" / "availability-zone").write_text(availability_zone or region + "a")
         with st.locked_state(self.state_path) as s:
             if instance_id not in s["nodes"]:
                 s["nodes"][instance_id] = st.new_node(private_ip, public_ip, str(root), str(imds))
         return self.node(instance_id)
+
+    def set_credentials(self, instance_id: str, role_name: str, credentials: dict[str, Any]) -> None:
+        """The instance profile's role credentials, as the IMDS serves them at
+        latest/meta-data/iam/security-credentials/<role> (the folder lists the one role; the JSON
+        has Code, LastUpdated, Type, AccessKeyId, SecretAccessKey, Token, Expiration)."""
+        folder = self.node(instance_id).imds_dir / "latest" / "meta-data" / "iam" / "security-credentials"
+        folder.mkdir(parents=True, exist_ok=True)
+        document = {"Code": "Success", "LastUpdated": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                    "Type": "AWS-HMAC", **credentials}
+        # Atomic for readers, and safe for writers: the world may set a node's credentials from
+        # two threads at once (its boot and a command), each through a file of its own.
+        tmp = folder / f".{role_name}.{uuid.uuid4().hex}.tmp"
+        tmp.write_text(json.dumps(document, indent=2, default=str))
+        tmp.replace(folder / role_name)
+        for other in folder.iterdir():
+            if other.name != role_name and not other.name.startswith("."):
+                other.unlink(missing_ok=True)
+
+    def remove_credentials(self, instance_id: str) -> None:
+        """No instance profile (or one without a role): the folder is absent, as on EC2."""
+        folder = self.node(instance_id).imds_dir / "latest" / "meta-data" / "iam" / "security-credentials"
+        for item in folder.glob("*") if folder.is_dir() else []:
+            item.unlink()
+        if folder.is_dir():
+            folder.rmdir()
 
     def node(self, instance_id: str) -> Node:
         n = self.state()["nodes"][instance_id]

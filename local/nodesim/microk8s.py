@@ -1,19 +1,41 @@
-"""The `microk8s` stand-in: status, add-node, join, kubectl, config, enable, helm3 (add-ons: addons.py).
+"""The `microk8s` stand-in: MicroK8s 1.32's command wrappers, their argument parsers and the
+cluster they act on (add-ons: addons.py; certificates and kubeconfig: pki.py).
 
-The rules are MicroK8s' own (see shared/research/microk8s.md): 32-character tokens, single-use
-without a TTL and consumed even by a failed join, joins only through port 25000 of a
-control-plane node, the joining hostname must resolve on that node, one channel everywhere.
-Workers get `var/lock/clustered.lock`, control-plane joiners a dqlite `cluster.yaml` listing every
-control-plane address: the files the join script checks for "already joined".
+Each subcommand parses its arguments as its MicroK8s script does: argparse for status and
+add-node, click 7.0 (python3-click of the snap's core20 base) for join, enable and disable,
+getopt for config; wrong arguments fail with that parser's message and exit code.
+
+The cluster rules are MicroK8s' own (see shared/research/microk8s.md): tokens of at least 32
+characters, single-use without a TTL and consumed even by a failed join, joins only through port
+25000 of a control-plane node, the joining hostname must resolve on that node, one channel
+everywhere. Workers get `var/lock/clustered.lock`, control-plane joiners a dqlite `cluster.yaml`
+listing every control-plane address: the files the join script checks for "already joined".
+
+Sources: canonical/microk8s branch 1.32 (37f80a95dc21), pallets/click 7.0.
+
+| rule                   | what                                                               | source |
+|------------------------|--------------------------------------------------------------------|--------|
+| mk8s-subcommands       | the wrappers of 1.32 only; another: `'x' is not a valid MicroK8s subcommand.` and the list, stdout, exit 1 | microk8s-resources/wrappers/microk8s.wrapper |
+| mk8s-status-args       | --format {pretty,yaml,short}, -w/--wait-ready, -t/--timeout INT, -a/--addon, --yaml; argparse errors exit 2 | scripts/wrappers/status.py |
+| mk8s-status-worker     | on a worker: "acting as a node in a cluster ... control plane node", exit 0 | microk8s-status.wrapper |
+| mk8s-add-node-args     | -l/--token-ttl INT, -t/--token, --format {pretty,short,token,token-check,json,yaml}; a token under 32 characters refused | scripts/wrappers/add_token.py; common/cluster/utils.py TOKEN_MIN_LEN |
+| mk8s-join-args         | CONNECTION, --worker, --controlplane, --skip-verify, --disable-low-memory-guard; unknown options are extra arguments (ignore_unknown_options): "Got unexpected extra argument", exit 2 | scripts/wrappers/join.py join; click 7.0 core.py parse_args |
+| mk8s-join-connection   | <ip>:<port>/<token>[/<fingerprint>]; "Invalid connection: ...", exit 1 | common/cluster/utils.py get_valid_connection_parts |
+| mk8s-join-agent-errors | the cluster agent's refusals: "Connection failed. <error> (<status>).", exit 6; fingerprint mismatch exit 4 | join.py join_request |
+| mk8s-xable-args        | ADDONS... required (click), repository inference, "Addon repo/x not found" (exit 0) | scripts/wrappers/enable.py, disable.py; common/utils.py parse_xable_addon_args, unprotected_xable |
+| mk8s-config-args       | -l/--use-loopback, -h/--help, -o/--output X (getopt); without -l the server is the default interface's IP; a blank line after | microk8s-config.wrapper |
+| mk8s-worker-wrappers   | kubectl, config, helm3 on a worker: a message, exit 0; add-node: exit 1; enable: exit 1 | microk8s-kubectl/-config/-helm3/-add-node.wrapper; common/utils.py is_cluster_locked |
 """
 
 from __future__ import annotations
 
+import argparse
+import base64
 import hashlib
 import json
 import re
 import secrets
-import string
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -24,12 +46,20 @@ from .context import Context, scaled_sleep
 
 SNAP_DATA = "var/snap/microk8s/current"
 CLUSTERED_LOCK = f"{SNAP_DATA}/var/lock/clustered.lock"
+HA_LOCK = f"{SNAP_DATA}/var/lock/ha-cluster"
 DQLITE_CLUSTER = f"{SNAP_DATA}/var/kubernetes/backend/cluster.yaml"
-JOIN_STRING = re.compile(r"^([^:/]+):([0-9]+)/([^/]*)(/[0-9a-f]*)?$")
-WORKER_LOCKED = ("This MicroK8s deployment is acting as a node in a cluster.\n"
-                 "Please use the master node.")
+CLIENT_CONFIG = f"{SNAP_DATA}/credentials/client.config"
+SERVER_CERT = f"{SNAP_DATA}/certs/server.crt"
+TOKEN_MIN_LEN = 32  # common/cluster/utils.py
+FINGERPRINT_MIN_LEN = 12
 REFUSED = ("The connection to the server 127.0.0.1:16443 was refused - did you specify the "
            "right host or port?")
+# is_cluster_locked (common/utils.py): enable, disable and the python scripts on a worker.
+CLUSTER_LOCKED = "This MicroK8s deployment is acting as a node in a cluster.\nPlease use the master node."
+# The wrappers of MicroK8s 1.32 (microk8s-resources/wrappers/microk8s-*.wrapper), plus inspect.
+WRAPPERS = ("add-node", "addons", "config", "ctr", "dbctl", "disable", "enable", "helm", "helm3", "images",
+            "istioctl", "join", "kubectl", "leave", "linkerd", "refresh-certs", "remove-node", "reset",
+            "start", "status", "stop", "version")
 
 
 def token_hash(token: str) -> str:
@@ -37,31 +67,38 @@ def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+def help_lines() -> str:
+    """microk8s.wrapper help()."""
+    return "Available subcommands are:\n" + "".join(f"\t{w}\n" for w in WRAPPERS) + "\tinspect"
+
+
 def main(ctx: Context, args: list[str]) -> int:
     if not args:
-        return ctx.error("Usage: microk8s [command]")
+        ctx.out(help_lines())
+        return 1
     command, rest = args[0], args[1:]
-    handlers = {
-        "status": status,
-        "add-node": add_node,
-        "join": join,
-        "kubectl": kubectl,
-        "config": config,
-        "enable": enable,
-        "helm3": helm3,
-        "version": version,
-    }
-    handler = handlers.get(command)
-    if handler is None:
-        return ctx.error(f"'{command}' is not a valid MicroK8s subcommand.")
     if not ctx.read()["nodes"][ctx.instance_id]["installed"]:
+        # A /snap/bin link left behind by a removal: nothing answers.
         return ctx.error("microk8s: command not found", 127)
+    if command in ("help", "--help", "-h"):
+        ctx.out(help_lines())
+        return 0
+    handler = HANDLERS.get(command)
+    if handler is None:
+        if command in WRAPPERS or command == "inspect":
+            return ctx.error(f"nodesim: microk8s {command} is not simulated")
+        ctx.out(f"'{command}' is not a valid MicroK8s subcommand.\n{help_lines()}")
+        return 1
     return handler(ctx, rest)
 
 
 def version(ctx: Context, args: list[str]) -> int:
+    """version.py ignores its arguments."""
+    from .snap import release
+
     channel = ctx.read()["nodes"][ctx.instance_id]["channel"]
-    ctx.out(f"MicroK8s v{channel.split('/')[0]}.0 revision 7964")
+    ver, revision = release("microk8s", channel)
+    ctx.out(f"MicroK8s {ver} revision {revision}")
     return 0
 
 
@@ -86,82 +123,300 @@ def members(state: dict[str, Any], cluster: str) -> list[tuple[str, dict[str, An
     )
 
 
+# --- the first start after an install ----------------------------------------------------------
+
+def first_start_state(s: dict[str, Any], instance_id: str, hostname: str, sans: list[str]) -> None:
+    """What a fresh MicroK8s is when it first starts (under the state lock, with the install):
+    the node registered under its hostname (lowercase), the launch configuration's extraSANs
+    read, a one-node cluster of its own with the default add-ons."""
+    node = s["nodes"][instance_id]
+    node.update(installed_at=time.time(), node_name=hostname, extra_sans=sans, cluster=instance_id,
+                role="control-plane")
+    s["addons"].setdefault(instance_id, ["dns", "ha-cluster", "helm", "helm3"])
+
+
+def first_start_files(ctx: Context, key_pool: Path, ips: list[str]) -> None:
+    """Its files: the locks and dqlite membership, certificates and admin kubeconfig."""
+    from . import pki
+
+    write_fresh_node_files(ctx.root)
+    pki.new_node_pki(ctx.root, ctx.instance_id, ips, key_pool)
+
+
+def read_extra_sans(root: Path) -> list[str]:
+    """The extraSANs of the launch configuration, read by MicroK8s at its first start."""
+    config = root / "var/snap/microk8s/common/.microk8s.yaml"
+    if not config.is_file():
+        return []
+    sans, inside = [], False
+    for line in config.read_text().splitlines():
+        if line.startswith("extraSANs:"):
+            inside = True
+        elif inside and line.startswith("  - "):
+            sans.append(line[4:].strip())
+        elif inside and line and not line.startswith(" "):
+            inside = False
+    return sans
+
+
+def write_fresh_node_files(root: Path) -> None:
+    """A fresh MicroK8s is a one-node HA-capable cluster whose dqlite listens on 127.0.0.1 only."""
+    data = root / SNAP_DATA
+    (data / "var/lock").mkdir(parents=True, exist_ok=True)
+    (root / HA_LOCK).touch()
+    backend = data / "var/kubernetes/backend"
+    backend.mkdir(parents=True, exist_ok=True)
+    (backend / "cluster.yaml").write_text("- Address: 127.0.0.1:19001\n  ID: 1\n  Role: 0\n")
+
+
 # --- status ----------------------------------------------------------------------------------
+
+def status_parser() -> argparse.ArgumentParser:
+    """status.py's parser (the choices are a set there: their order in the usage varies)."""
+    parser = argparse.ArgumentParser(description="Microk8s cluster status check.", prog="microk8s status")
+    parser.add_argument("--format", help="print cluster and addon status, output can be in yaml, pretty or short",
+                        default="pretty", choices=("pretty", "yaml", "short"))
+    parser.add_argument("-w", "--wait-ready", action="store_true", help="wait until the cluster is in ready state")
+    parser.add_argument("-t", "--timeout", help="specify a timeout in seconds when waiting for the cluster to be ready.",
+                        type=int, default=0)
+    parser.add_argument("-a", "--addon", help="check the status of an addon.", default="all")
+    parser.add_argument("--yaml", action="store_true", help="DEPRECATED, use '--format yaml' instead")
+    return parser
+
 
 def status(ctx: Context, args: list[str]) -> int:
     if is_worker(ctx):
-        ctx.out(WORKER_LOCKED)
-        return 1
-    if args[:1] in (["-a"], ["--addon"]) and len(args) == 2:
-        return addon_sim.status_addon(ctx, args[1])
-    wait = "--wait-ready" in args
-    timeout = 0.0
-    if "--timeout" in args:
-        timeout = float(args[args.index("--timeout") + 1])
+        ctx.out("This MicroK8s deployment is acting as a node in a cluster.\nPlease use the control plane node.")
+        return 0
+    options = status_parser().parse_args(args)  # exits 2 with argparse's usage and message
+    ready = wait_for_ready(ctx, options.timeout) if options.wait_ready else st.is_ready(ctx.read(), ctx.instance_id)
+    s = ctx.read()
+    node = s["nodes"][ctx.instance_id]
+    available = addon_sim.available(s, ctx)
+    enabled_names = set(s["addons"].get(node["cluster"], [])) if ready else set()
+    if options.addon != "all":
+        chosen = addon_sim.by_name(available, options.addon)
+        ctx.out("enabled" if any(a["name"] in enabled_names for a in chosen) else "disabled")
+        return 0 if ready else 1
+    enabled = [a for a in available if a["name"] in enabled_names]
+    disabled = [a for a in available if a["name"] not in enabled_names]
+    if options.format == "yaml":
+        print_yaml(ctx, s, ready, enabled, disabled)
+    elif options.format == "short" or options.yaml:
+        print_short(ctx, ready, enabled, disabled, as_yaml=options.yaml and options.format != "short")
+    else:
+        print_pretty(ctx, s, ready, enabled, disabled)
+    return 0 if ready else 1
+
+
+def wait_for_ready(ctx: Context, timeout: int) -> bool:
+    """common/utils.py wait_for_ready: no timeout (0) waits for ever; the simulated wait is
+    scaled by time_scale like every latency."""
     s = ctx.read()
     deadline = time.time() + timeout * s["time_scale"]
     while not st.is_ready(s, ctx.instance_id):
-        if not wait or (timeout and time.time() >= deadline):
-            ctx.out("microk8s is not running. Use microk8s inspect for a deeper inspection.")
-            return 1
+        if timeout and time.time() >= deadline:
+            return False
         time.sleep(0.05)
         s = ctx.read()
-    node = s["nodes"][ctx.instance_id]
-    control = dqlite_members(s, node["cluster"])
-    voters, standbys = control[:VOTERS], control[VOTERS:VOTERS + STANDBYS]
-    # MicroK8s' format: a lone node lists its loopback datastore.
-    addresses = " ".join(f"{n['private_ip']}:19001" for n in voters) if len(control) > 1 \
-        else "127.0.0.1:19001"
-    standby = " ".join(f"{n['private_ip']}:19001" for n in standbys) or "none"
-    ctx.out("microk8s is running")
-    ctx.out(f"high-availability: {'yes' if len(voters) >= VOTERS else 'no'}")
-    ctx.out(f"  datastore master nodes: {addresses}\n  datastore standby nodes: {standby}")
-    ctx.out("addons:\n  enabled:")
-    for addon in sorted(s["addons"].get(node["cluster"], [])):
-        ctx.out(f"    {addon}")
-    return 0
+    return True
+
+
+NOT_RUNNING = "microk8s is not running. Use microk8s inspect for a deeper inspection."
+
+
+def dqlite_info(s: dict[str, Any], cluster: str) -> list[tuple[str, str]]:
+    """get_dqlite_info: (address, voter|standby|spare) of the cluster's dqlite members."""
+    control = dqlite_members(s, cluster)
+    if len(control) <= 1:
+        return [("127.0.0.1:19001", "voter")]
+    roles = ["voter"] * VOTERS + ["standby"] * STANDBYS
+    return [(f"{n['private_ip']}:19001", roles[k] if k < len(roles) else "spare") for k, n in enumerate(control)]
+
+
+def print_pretty(ctx: Context, s: dict[str, Any], ready: bool, enabled: list[dict[str, Any]],
+                 disabled: list[dict[str, Any]]) -> None:
+    if not ready:
+        ctx.out(NOT_RUNNING)
+        return
+    info = dqlite_info(s, s["nodes"][ctx.instance_id]["cluster"])
+    voters = [a for a, role in info if role == "voter"]
+    standby = [a for a, role in info if role == "standby"]
+    lines = ["microk8s is running", f"high-availability: {'yes' if len(voters) > 2 else 'no'}",
+             f"  datastore master nodes: {' '.join(voters) or 'none'}",
+             f"  datastore standby nodes: {' '.join(standby) or 'none'}", "addons:"]
+    for title, group in (("enabled", enabled), ("disabled", disabled)):
+        if group:
+            lines.append(f"  {title}:")
+            lines += ["{:>3} {:<20} # ({}) {}".format("", a["name"], a["repository"], a["description"]) for a in group]
+    ctx.out("\n".join(lines))
+
+
+def print_short(ctx: Context, ready: bool, enabled: list[dict[str, Any]], disabled: list[dict[str, Any]],
+                as_yaml: bool) -> None:
+    if as_yaml:
+        lines = ["microk8s:", f"  running: {ready}"]
+        if ready:
+            lines.append("addons:")
+            lines += [f"  {a['repository']}/{a['name']}: enabled" for a in enabled]
+            lines += [f"  {a['repository']}/{a['name']}: disabled" for a in disabled]
+        else:
+            lines.append(f"  message: {NOT_RUNNING}")
+        ctx.out("\n".join(lines))
+        return
+    if not ready:
+        ctx.out(NOT_RUNNING)
+        return
+    lines = ["microk8s is running", "addons:"]
+    lines += [f"{a['repository']}/{a['name']}: enabled" for a in enabled]
+    lines += [f"{a['repository']}/{a['name']}: disabled" for a in disabled]
+    ctx.out("\n".join(lines))
+
+
+def print_yaml(ctx: Context, s: dict[str, Any], ready: bool, enabled: list[dict[str, Any]],
+               disabled: list[dict[str, Any]]) -> None:
+    lines = ["microk8s:", f"  running: {ready}", "high-availability:", "  enabled: True", "  nodes:"]
+    for address, role in dqlite_info(s, s["nodes"][ctx.instance_id]["cluster"]):
+        lines += [f"    - address: {address}", f"      role: {role}"]
+    if ready:
+        lines.append("addons:")
+        for group, state in ((enabled, "enabled"), (disabled, "disabled")):
+            for a in group:
+                lines += [f"  - name: {a['name']}", f"    repository: {a['repository']}",
+                          f"    description: {a['description']}", f"    version: {a['version']}", f"    status: {state}"]
+    else:
+        lines.append(f"  message: {NOT_RUNNING}")
+    ctx.out("\n".join(lines))
 
 
 # --- add-node --------------------------------------------------------------------------------
 
+def add_node_parser() -> argparse.ArgumentParser:
+    """add_token.py's parser."""
+    parser = argparse.ArgumentParser(description="Produce a connection string for a node to join the cluster.",
+                                     prog="microk8s add-node")
+    parser.add_argument("--token-ttl", "-l", help='Specify how long the token is valid, before it expires. Value of '
+                        '"-1" indicates that the token is usable only once (i.e. after joining a node, the token '
+                        "becomes invalid)", type=int, default="-1")
+    parser.add_argument("--token", "-t", help="Specify the bootstrap token to add, must be 32 characters long. "
+                        "Auto generates when empty.")
+    parser.add_argument("--format", help="Format the output of the token in pretty, short, token, or token-check",
+                        default="pretty", choices=("pretty", "short", "token", "token-check", "json", "yaml"))
+    return parser
+
+
 def add_node(ctx: Context, args: list[str]) -> int:
-    token, ttl = None, None
-    i = 0
-    while i < len(args):
-        if args[i] in ("--token", "-t") and i + 1 < len(args):
-            token, i = args[i + 1], i + 2
-        elif args[i] in ("--token-ttl", "-l") and i + 1 < len(args):
-            ttl, i = int(args[i + 1]), i + 2
-        else:
-            return ctx.error(f"Error: No such option: {args[i]}")
     if is_worker(ctx):
-        ctx.out(WORKER_LOCKED)
+        ctx.out("This MicroK8s deployment is acting as a node in a cluster. Please use the microk8s add-node on the master.")
         return 1
-    if token is None:
-        token = "".join(secrets.choice(string.ascii_letters + string.digits) for _ in range(32))
-    if len(token) != 32:
-        return ctx.error("Invalid token size.  It must be 32 characters long.")
+    parser = add_node_parser()
+    if "help" in " ".join(args):  # the wrapper: `echo "$*" | grep -q -- 'help'`
+        parser.print_help()
+        return 0
+    options = parser.parse_args(args)  # exits 2 with argparse's usage and message
+    token = options.token if options.token is not None else secrets.token_hex(16)
+    if len(token) < TOKEN_MIN_LEN:
+        ctx.out("Invalid token size.  It must be 32 characters long.")
+        return 1
+    ttl = options.token_ttl
     with ctx.lock() as s:
         s["tokens"].append({
             "node": ctx.instance_id,
             "sha256": token_hash(token),
-            "expires": time.time() + ttl if ttl is not None else None,
-            "single_use": ttl is None,
+            "expires": time.time() + ttl if ttl != -1 else None,
+            "single_use": ttl == -1,
         })
         ip = s["nodes"][ctx.instance_id]["private_ip"]
+    check = server_cert_check(ctx.root)
     # Like MicroK8s, add-node prints the token: the join script must keep this to itself.
-    join_string = f"{ip}:25000/{token}/{hashlib.sha256(ip.encode()).hexdigest()[:12]}"
-    ctx.out("From the node you wish to join to this cluster, run the following:")
-    ctx.out(f"microk8s join {join_string}\n")
-    ctx.out("Use the '--worker' flag to join a node as a worker not running the control plane, eg:")
-    ctx.out(f"microk8s join {join_string} --worker")
+    join = f"{ip}:25000/{token}/{check}"
+    if options.format == "pretty":
+        ctx.out("From the node you wish to join to this cluster, run the following:")
+        ctx.out(f"microk8s join {join}\n")
+        ctx.out("Use the '--worker' flag to join a node as a worker not running the control plane, eg:")
+        ctx.out(f"microk8s join {join} --worker\n")
+        ctx.out("If the node you are adding is not reachable through the default interface you can use one of the following:")
+        ctx.out(f"microk8s join {join}")
+    elif options.format == "short":
+        ctx.out(f"microk8s join {join}")
+    elif options.format == "token-check":
+        ctx.out(f"{token}/{check}")
+    elif options.format in ("json", "yaml"):
+        info = {"token": f"{token}/{check}", "urls": [join]}
+        ctx.out(json.dumps(info, indent=2) if options.format == "json"
+                else f"token: {token}/{check}\nurls:\n- {join}\n")
+    else:
+        ctx.out(token)
     return 0
+
+
+def server_cert_check(root: Path) -> str:
+    """utils.sh server_cert_check: the first 12 hex digits of the SHA-256 of server.crt (DER)."""
+    try:
+        pem = (root / SERVER_CERT).read_text()
+    except FileNotFoundError:
+        return hashlib.sha256(str(root).encode()).hexdigest()[:12]
+    body = "".join(line for line in pem.splitlines() if line and not line.startswith("-----"))
+    return hashlib.sha256(base64.b64decode(body)).hexdigest()[:12]
+
+
+# --- click 7.0, as join, enable and disable use it ---------------------------------------------
+
+class ClickUsage(Exception):
+    """click's UsageError: usage, the help hint, `Error: <message>` on stderr, exit 2."""
+
+
+def click_parse(args: list[str], flags: dict[str, tuple[str, Any]]) -> tuple[dict[str, Any], list[str]]:
+    """click 7.0's OptionParser with ignore_unknown_options and interspersed arguments: flags set
+    their destination; an unknown option stays an argument; `--` ends the options. -h/--help
+    raise HelpRequested."""
+    values: dict[str, Any] = {}
+    arguments: list[str] = []
+    rest = list(args)
+    while rest:
+        arg = rest.pop(0)
+        if arg == "--":
+            arguments += rest
+            break
+        if arg in ("-h", "--help"):
+            raise HelpRequested()
+        name, eq, _ = arg.partition("=")
+        if name in flags:
+            if eq:
+                raise ClickUsage(f"{name} option does not take a value")
+            dest, value = flags[name]
+            values[dest] = value
+            continue
+        arguments.append(arg)  # ignore_unknown_options: an unknown option is an argument
+    return values, arguments
+
+
+class HelpRequested(Exception):
+    """click's -h/--help: the command's help on stdout, exit 0."""
+
+
+def click_fail(ctx: Context, prog: str, usage: str, message: str) -> int:
+    ctx.error(f"Usage: {prog} [OPTIONS] {usage}\nTry \"{prog} -h\" for help.\n\nError: {message}", 2)
+    return 2
+
+
+def extra_arguments(extra: list[str]) -> str:
+    """click 7.0 core.py Command.parse_args."""
+    return f"Got unexpected extra argument{'s' if len(extra) != 1 else ''} ({' '.join(extra)})"
 
 
 # --- join ------------------------------------------------------------------------------------
 
+JOIN_FLAGS = {"--worker": ("worker", "as-worker"), "--controlplane": ("worker", "as-master"),
+              "--skip-verify": ("skip_verify", True), "--disable-low-memory-guard": ("disable_low_memory_guard", True)}
+
+
 class JoinRefused(Exception):
     """A join the cluster agent (or the network) refuses; the message is MicroK8s-like."""
+
+    def __init__(self, message: str, code: int = 6) -> None:
+        super().__init__(message)
+        self.code = code
 
 
 def resolves(hosts_file: Path, name: str) -> set[str]:
@@ -176,24 +431,48 @@ def resolves(hosts_file: Path, name: str) -> set[str]:
     return found
 
 
+def connection_parts(connection: str) -> list[str]:
+    """common/cluster/utils.py get_valid_connection_parts; raises ValueError("message")."""
+    parts = connection.split("/")
+    expected = "Expected format: <master_IP>:<master_PORT>/<token>[/<fingerprint>]"
+    if len(parts) not in (2, 3):
+        raise ValueError(expected)
+    endpoint = parts[0].split(":")
+    if len(endpoint) != 2:
+        raise ValueError(expected)
+    if not re.fullmatch(r"(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(\.(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3}", endpoint[0]):
+        raise ValueError("Invalid master IP")
+    if not re.fullmatch(r"[+-]?[0-9]+", endpoint[1].strip()):
+        raise ValueError("Master PORT not a number")
+    if not 1 <= int(endpoint[1]) <= 65535:
+        raise ValueError("Master PORT not in range 1:65535")
+    if len(parts[1]) < TOKEN_MIN_LEN:
+        raise ValueError(f"Cluster token size should be at least {TOKEN_MIN_LEN} bytes")
+    if len(parts) == 3 and len(parts[2]) < FINGERPRINT_MIN_LEN:
+        raise ValueError(f"Fingerprint should be at least {FINGERPRINT_MIN_LEN} bytes")
+    return parts
+
+
 def check_join(s: dict[str, Any], me_id: str, hostname: str, addr: str, port: int,
-               token: str) -> tuple[str, dict[str, Any]]:
+               token: str, fingerprint: str | None) -> tuple[str, dict[str, Any]]:
     """Every rule of a join, in the order the agent meets them; returns the target master."""
     me = s["nodes"][me_id]
     others = [i for i, n in s["nodes"].items() if n["cluster"] == me["cluster"] and i != me_id]
     if me["cluster"] != me_id or others:
-        raise JoinRefused("This node is already part of a cluster. Use 'microk8s leave' first.")
+        raise JoinRefused("Connection failed. This node is already part of a cluster. Use 'microk8s leave' first (400).")
     found = st.node_by_ip(s, addr)
     if found is None or port != st.AGENT_PORT or not st.port_open(s, me["private_ip"], addr, port):
         # Nothing answers (or a security group drops the packets): the request times out.
-        raise JoinRefused(f"Connection failed. Timeout connecting to {addr}:{port} "
-                          "(is the port open?).")
+        raise JoinRefused(f"Connection failed. Timeout connecting to {addr}:{port} (is the port open?).", 1)
     target_id, target = found
     target_is_worker = (Path(target["root"]) / CLUSTERED_LOCK).is_file()
     if target_id == me_id or not target["installed"] or target["role"] != "control-plane" \
             or target_is_worker:
         raise JoinRefused(f"Connection failed. Connection refused by {addr}:{port} "
-                          "(no MicroK8s control plane there).")
+                          "(no MicroK8s control plane there).", 1)
+    if fingerprint and not server_cert_check(Path(target["root"])).startswith(fingerprint):
+        raise JoinRefused(f"Joining cluster failed. Could not verify the identity of {addr}. "
+                          "Use '--skip-verify' to skip server certificate check.", 4)
     now, digest, valid = time.time(), token_hash(token), False
     kept = []
     for t in s["tokens"]:
@@ -228,26 +507,47 @@ def claim_dqlite_change(s: dict[str, Any], cluster: str) -> None:
 
 
 def join(ctx: Context, args: list[str]) -> int:
-    positional = [a for a in args if not a.startswith("--")]
-    worker = "--worker" in args
-    if len(positional) != 1 or not JOIN_STRING.match(positional[0]):
-        return ctx.error("Usage: microk8s join <master>:<port>/<token>[/<cert-hash>] [--worker]")
-    addr, port, token, _ = JOIN_STRING.match(positional[0]).groups()  # type: ignore[union-attr]
+    prog = "microk8s join"
+    try:
+        options, arguments = click_parse(args, JOIN_FLAGS)
+    except HelpRequested:
+        ctx.out(f"Usage: {prog} [OPTIONS] CONNECTION\n\n  Join the node to a cluster\n\n  CONNECTION: the cluster "
+                "connection endpoint in format <master>:<port>/<token>\n\nOptions:\n  --worker                    "
+                "Join as a worker only node.\n  --controlplane              Join running the control plane on HA "
+                "clusters. (default)\n  --skip-verify               Skip the certificate verification of the node "
+                "we are joining to. (default: false)\n  --disable-low-memory-guard  Disable the low memory guard. "
+                "(default: false)\n  -h, --help                  Show this message and exit.")
+        return 0
+    except ClickUsage as e:
+        return click_fail(ctx, prog, "CONNECTION", str(e))
+    if not arguments:
+        return click_fail(ctx, prog, "CONNECTION", 'Missing argument "CONNECTION".')
+    if len(arguments) > 1:
+        return click_fail(ctx, prog, "CONNECTION", extra_arguments(arguments[1:]))
+    try:
+        parts = connection_parts(arguments[0])
+    except ValueError as e:
+        ctx.out(f"Invalid connection: {e}")
+        return 1
+    worker = options.get("worker") == "as-worker"
+    fingerprint = parts[2] if len(parts) == 3 and not options.get("skip_verify") else None
+    addr, port = parts[0].split(":")
     ctx.out(f"Contacting cluster at {addr}")
     hostname = ctx.hostname()
     with ctx.lock() as s:
         # Caught inside the lock: a refused join still writes the state (a consumed token).
         try:
-            target_id, _ = check_join(s, ctx.instance_id, hostname, addr, int(port), token)
+            target_id, _ = check_join(s, ctx.instance_id, hostname, addr, int(port), parts[1], fingerprint)
             if not worker:
                 claim_dqlite_change(s, s["nodes"][target_id]["cluster"])
         except JoinRefused as e:
-            refused = str(e)
+            refused: JoinRefused | None = e
         else:
-            refused = ""
+            refused = None
         delay = s["latency"]["join_seconds"] * s["time_scale"]
-    if refused:
-        return ctx.error(refused)
+    if refused is not None:
+        ctx.out(str(refused))
+        return refused.code
     scaled_sleep(delay)
     with ctx.lock() as s:
         if not worker:
@@ -258,15 +558,24 @@ def join(ctx: Context, args: list[str]) -> int:
         me["role"] = "worker" if worker else "control-plane"
         me["joined_at"] = time.time()
         control = dqlite_members(s, me["cluster"])
+        target_root = Path(s["nodes"][target_id]["root"])
+        my_ips = [me["private_ip"], *me.get("extra_sans", [])]
+    from . import pki
+
     if worker:
         lock = ctx.root / CLUSTERED_LOCK
         lock.parent.mkdir(parents=True, exist_ok=True)
         lock.touch()
         (ctx.root / DQLITE_CLUSTER).unlink(missing_ok=True)
-        ctx.out("The node has joined the cluster and will appear in the nodes list in a few "
-                "seconds.\n\nThis worker node gets automatically configured with the API server "
-                "endpoints.")
+        pki.store_remote_ca(ctx.root, target_root)
+        ctx.out("\nThe node has joined the cluster and will appear in the nodes list in a few seconds.\n\n"
+                "This worker node gets automatically configured with the API server endpoints.\n"
+                "If the API servers are behind a loadbalancer please set the '--refresh-interval' to '0s' in:\n"
+                "    /var/snap/microk8s/current/args/apiserver-proxy\n"
+                "and replace the API server endpoints with the one provided by the loadbalancer in:\n"
+                "    /var/snap/microk8s/current/args/traefik/provider.yaml\n")
     else:
+        pki.adopt_cluster_ca(ctx.root, target_root, my_ips)
         # dqlite roles: 0 voter, 1 standby, 2 spare.
         body = "".join(f"- Address: {n['private_ip']}:19001\n  ID: {k + 1}\n"
                        f"  Role: {0 if k < VOTERS else 1 if k < VOTERS + STANDBYS else 2}\n"
@@ -276,18 +585,14 @@ def join(ctx: Context, args: list[str]) -> int:
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(body)
         ctx.out("Waiting for this node to finish joining the cluster. .. .. ..")
-        ctx.out("Successfully joined the cluster.")
+    ctx.out("Successfully joined the cluster.")
     return 0
 
 
-# --- kubectl, config, enable -----------------------------------------------------------------
+# --- kubectl, config, enable, disable, helm3 -----------------------------------------------------
 
 def api_available(ctx: Context) -> dict[str, Any] | None:
     """The state when this node serves the API, after printing kubectl's error otherwise."""
-    if is_worker(ctx):
-        ctx.out("This MicroK8s deployment is acting as a node in a cluster. Please use the "
-                "microk8s kubectl on the master.")
-        return None
     s = ctx.read()
     if not st.is_ready(s, ctx.instance_id):
         ctx.error(REFUSED)
@@ -328,6 +633,10 @@ def node_object(s: dict[str, Any], instance_id: str, now: float) -> dict[str, An
 
 
 def kubectl(ctx: Context, args: list[str]) -> int:
+    if is_worker(ctx):
+        ctx.out("This MicroK8s deployment is acting as a node in a cluster. Please use the "
+                "microk8s kubectl on the master.")
+        return 0
     s = api_available(ctx)
     if s is None:
         return 1
@@ -340,6 +649,8 @@ def kubectl(ctx: Context, args: list[str]) -> int:
         ctx.out(json.dumps({"apiVersion": "v1", "kind": "List", "items": items,
                             "metadata": {"resourceVersion": ""}}, indent=4))
         return 0
+    if args[2:]:
+        return ctx.error(f"nodesim: kubectl {' '.join(args)} is not simulated")
     ctx.out(f"{'NAME':<24} {'STATUS':<9} {'ROLES':<7} VERSION")
     for item in items:
         ready = item["status"]["conditions"][0]["status"] == "True"
@@ -349,46 +660,137 @@ def kubectl(ctx: Context, args: list[str]) -> int:
     return 0
 
 
+CONFIG_HELP = ("Usage: microk8s config [OPTIONS]\n\nRetrieve the client config, similar to microk8s kubectl config "
+               "view --raw\n\nOptions:\n -h, --help          Show this help\n -l, --use-loopback  Report the cluster "
+               "address using the loopback address\n                     (127.0.0.1) rather than the default "
+               "interface address")
+
+
+def getopt_long(name: str, args: list[str], short: str, longs: dict[str, bool]) -> list[tuple[str, str | None]]:
+    """getopt(1) in its default (permuting) mode: the options found, in order, as (option,
+    value); non-options are skipped (the wrapper ignores them). `short` is getopt's optstring,
+    `longs` maps a long option to whether it takes a value. Raises ValueError(getopt's message,
+    which starts with `name`: the wrapper passes its first argument as --name)."""
+    found: list[tuple[str, str | None]] = []
+    rest = list(args)
+    while rest:
+        arg = rest.pop(0)
+        if arg == "--":
+            break
+        if arg.startswith("--"):
+            key, eq, value = arg[2:].partition("=")
+            matches = [l for l in longs if l.startswith(key)]
+            exact = [l for l in matches if l == key]
+            if exact:
+                matches = exact
+            if not matches:
+                raise ValueError(f"{name}: unrecognized option '--{key}'")
+            if len(matches) > 1:
+                raise ValueError(f"{name}: option '--{key}' is ambiguous; possibilities:" + "".join(f" '--{m}'" for m in matches))
+            option = matches[0]
+            if not longs[option] and eq:
+                raise ValueError(f"{name}: option '--{option}' doesn't allow an argument")
+            if longs[option] and not eq:
+                if not rest:
+                    raise ValueError(f"{name}: option '--{option}' requires an argument")
+                value = rest.pop(0)
+            found.append((f"--{option}", value if longs[option] else None))
+        elif arg.startswith("-") and len(arg) > 1:
+            letters = arg[1:]
+            while letters:
+                letter, letters = letters[0], letters[1:]
+                position = short.find(letter)
+                if position < 0 or letter == ":":
+                    raise ValueError(f"{name}: invalid option -- '{letter}'")
+                if short[position + 1:position + 2] == ":":
+                    value = letters or (rest.pop(0) if rest else None)
+                    if value is None:
+                        raise ValueError(f"{name}: option requires an argument -- '{letter}'")
+                    found.append((f"-{letter}", value))
+                    break
+                found.append((f"-{letter}", None))
+    return found
+
+
 def config(ctx: Context, args: list[str]) -> int:
+    """microk8s-config.wrapper: getopt --options=lho: --longoptions=use-loopback,help,output:
+    --name "$@" (so getopt's messages start with the first argument; with several arguments the
+    real wrapper's getopt line misparses them, which is not reproduced)."""
+    if is_worker(ctx):
+        ctx.out("This MicroK8s deployment is acting as a node in a cluster. Please use the microk8s config on the master.")
+        return 0
+    try:
+        options = getopt_long(args[0] if args else "--", args, "lho:",
+                              {"use-loopback": False, "help": False, "output": True})
+    except ValueError as e:
+        ctx.error(str(e))
+        return 1  # the failed $(getopt ...) under `set -eu`
+    loopback = False
+    for option, _ in options:
+        if option in ("-h", "--help"):
+            ctx.out(CONFIG_HELP)
+            return 0
+        if option in ("-l", "--use-loopback"):
+            loopback = True
     if api_available(ctx) is None:
         return 1
-    ctx.out("\n".join([
-        "apiVersion: v1",
-        "clusters:",
-        "- cluster:",
-        "    certificate-authority-data: TUVDLVNJTVVMQVRFRC1DQQo=",
-        "    server: https://127.0.0.1:16443",
-        "  name: microk8s-cluster",
-        "contexts:",
-        "- context:",
-        "    cluster: microk8s-cluster",
-        "    user: admin",
-        "  name: microk8s",
-        "current-context: microk8s",
-        "kind: Config",
-        "preferences: {}",
-        "users:",
-        "- name: admin",
-        "  user:",
-        f"    client-certificate-data: {secrets.token_hex(16)}",
-        f"    client-key-data: {secrets.token_hex(16)}",
-    ]))
+    text = (ctx.root / CLIENT_CONFIG).read_text()
+    if not loopback:
+        ip = ctx.read()["nodes"][ctx.instance_id]["private_ip"]  # get_default_ip
+        text = text.replace("127.0.0.1", ip)
+    sys.stdout.write(text + "\n")  # cat (or sed), then "$SNAP/bin/echo"
+    sys.stdout.flush()
     return 0
+
+
+def xable(ctx: Context, action: str, args: list[str]) -> int:
+    """enable.py / disable.py: click (ADDONS... required), then common/utils.py xable."""
+    prog = f"microk8s {action}"
+    try:
+        _, addons = click_parse(args, {})
+    except HelpRequested:
+        ctx.out(f"Usage: {prog} [OPTIONS] ADDONS...\n\n  {'Enable a MicroK8s addon' if action == 'enable' else 'Disable one or more MicroK8s addons'}.\n\n"
+                "  For a list of available addons, run `microk8s status`.\n\nOptions:\n  -h, --help  Show this message and exit.")
+        return 0
+    if not addons:
+        return click_fail(ctx, prog, "ADDONS...", 'Missing argument "ADDONS...".')
+    if addons[0] in ("-h", "--help") or any(a in ("-h", "--help") for a in addons):
+        ctx.out(f"Addon {addons[0]} does not yet have a help message.\n"
+                "For more information about it, visit https://microk8s.io/docs/addons")
+        return 0
+    if is_worker(ctx):
+        ctx.out(CLUSTER_LOCKED)
+        return 1
+    if api_available(ctx) is None:
+        return 1
+    return addon_sim.xable(ctx, action, addons)
 
 
 def enable(ctx: Context, args: list[str]) -> int:
-    if not args:
-        return ctx.error("Usage: microk8s enable ADDON...")
-    if api_available(ctx) is None:
-        return 1
-    for addon in args:
-        code = addon_sim.enable(ctx, addon)
-        if code != 0:
-            return code
-    return 0
+    return xable(ctx, "enable", args)
+
+
+def disable(ctx: Context, args: list[str]) -> int:
+    return xable(ctx, "disable", args)
 
 
 def helm3(ctx: Context, args: list[str]) -> int:
+    if is_worker(ctx):
+        ctx.out("This MicroK8s deployment is acting as a node in a cluster. Please use the microk8s helm on the master.")
+        return 0
     if api_available(ctx) is None:
         return 1
     return addon_sim.helm3(ctx, args)
+
+
+HANDLERS = {
+    "status": status,
+    "add-node": add_node,
+    "join": join,
+    "kubectl": kubectl,
+    "config": config,
+    "enable": enable,
+    "disable": disable,
+    "helm3": helm3,
+    "version": version,
+}

@@ -22,11 +22,14 @@ STATE_VERSION = 1
 AGENT_PORT = 25000
 
 
-def new_state(environment: str) -> dict[str, Any]:
-    """An empty environment: no nodes, every port open, no latency, no fault, real time."""
+def new_state(environment: str, key_pool: str = "") -> dict[str, Any]:
+    """An empty environment: no nodes, every port open, no latency, no fault, real time.
+    `key_pool`: the folder of pooled RSA keys (pki.py), resolved by the process that creates
+    the state (a node's HOME is its own folder)."""
     return {
         "version": STATE_VERSION,
         "environment": environment,
+        "key_pool": key_pool,
         # Multiplies every simulated duration: the scripts' `sleep`s, wait-ready timeouts and the
         # latencies below. Token TTLs stay in wall-clock seconds (a token expires in real time).
         "time_scale": 1.0,
@@ -68,11 +71,16 @@ def new_node(private_ip: str, public_ip: str | None, root: str, imds: str) -> di
         "public_ip": public_ip,
         "root": root,
         "imds": imds,
+        # The microk8s snap (mirrored from snaps["microk8s"], which snap.py keeps).
         "installed": False,
         "channel": None,  # the channel of the installed revision
         "tracking": None,  # the channel refreshes follow (None after an install from a file)
-        "acked": False,  # `snap ack` of a downloaded snap's assertions
         "held": False,
+        # Snaps installed beyond the AMI's own (snap.py PREINSTALLED): name -> {"channel",
+        # "tracking", "revision", "version", "hold" (None | "forever" | epoch), "installed_at"}.
+        "snaps": {},
+        # `snap ack`: the snap-sha3-384 digests of the snap revisions whose assertions were added.
+        "acked": [],
         "installed_at": None,
         "node_name": None,
         "extra_sans": [],
@@ -112,7 +120,7 @@ def read_state(state_path: Path | str) -> dict[str, Any]:
             fcntl.flock(lock, fcntl.LOCK_UN)
 
 
-def create_once(state_path: Path, environment: str) -> None:
+def create_once(state_path: Path, environment: str, key_pool: str = "") -> None:
     """Writes a new state unless one exists, under the lock: nodes of a new environment may boot
     (and set it up) at the same moment."""
     state_path.parent.mkdir(parents=True, exist_ok=True)
@@ -120,7 +128,7 @@ def create_once(state_path: Path, environment: str) -> None:
         fcntl.flock(lock, fcntl.LOCK_EX)
         try:
             if not state_path.exists():
-                write_atomically(state_path, new_state(environment))
+                write_atomically(state_path, new_state(environment, key_pool))
         finally:
             fcntl.flock(lock, fcntl.LOCK_UN)
 

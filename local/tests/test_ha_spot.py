@@ -26,7 +26,7 @@ def verify_ha(env: Env, timeout: str = "2"):
 
 
 def join_params(env: Env, as_worker: str) -> dict[str, str]:
-    return {"action": "join", "token": "{{ssm-secure:/mec/lab-1/join-token}}",
+    return {"action": "join", "tokenParameter": "/mec/lab-1/join-token", "region": "us-east-1",
             "masterAddress": env.masters[0].private_ip, "asWorker": as_worker}
 
 
@@ -38,7 +38,7 @@ def test_three_masters_joined_one_at_a_time_reach_quorum(tmp_path: Path) -> None
     # As the join step sends them: control-plane joins with MaxConcurrency 1, workers at once.
     from nodesim import run_command
 
-    masters = run_command(JOIN, join_params(env, "false"), env.masters[1:], env.secrets.__getitem__, max_concurrency=1)
+    masters = run_command(JOIN, join_params(env, "false"), env.masters[1:], env.lookup, max_concurrency=1)
     ok(masters)
     assert not any("membership change is in progress" in r.stdout + r.stderr for r in masters)
     ok(env.join(env.workers))
@@ -99,7 +99,7 @@ def test_standbys_beyond_three_voters(tmp_path: Path) -> None:
     ok([env.mint()])
     from nodesim import run_command
 
-    ok(run_command(JOIN, join_params(env, "false"), env.masters[1:], env.secrets.__getitem__, max_concurrency=1))
+    ok(run_command(JOIN, join_params(env, "false"), env.masters[1:], env.lookup, max_concurrency=1))
     status = env.shell(env.masters[0], "microk8s status").stdout
     assert "high-availability: yes" in status
     standbys = " ".join(f"{m.private_ip}:19001" for m in env.masters[3:])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -21,21 +22,39 @@ from nodesim import (  # noqa: E402
     run_command,
     run_shell,
 )
+from nodesim.document import AgentDocumentError  # noqa: E402
+from nodesim.parameterstore import ParameterStore  # noqa: E402
 
 INSTALL = ROOT / "functions/install/document.yaml"
 JOIN = ROOT / "functions/join/document.yaml"
 TOKEN_PARAMETER = "/mec/lab-1/join-token"
 TOKEN_REF = "{{ssm-secure:%s}}" % TOKEN_PARAMETER
 CHANNEL = "1.32/stable"
+# What mec's documents add to the agent's PATH to reach what snaps install (the agent's has no
+# /snap/bin: nodesim/runner.py); for the tests' own shell commands on a node.
+SNAP_PATH = 'export PATH="$PATH:${MEC_ROOT:-}/snap/bin"\n'
+
+
+_STORE: list[ParameterStore] = []
+
+
+def parameter_store() -> ParameterStore:
+    """One stand-in SSM endpoint for the module's environments (a daemon thread)."""
+    if not _STORE:
+        _STORE.append(ParameterStore())
+    return _STORE[0]
 
 
 class Env:
-    """One simulated environment with a SecureString store, driven through the documents."""
+    """One simulated environment with a parameter store, driven through the documents. mint and
+    join name the token's parameter (tokenParameter): the node reads it with `aws ssm
+    get-parameter`, as the agent resolves no SecureString (test_a_secure_reference_...)."""
 
     def __init__(self, directory: Path, masters: int = 1, workers: int = 2) -> None:
         self.cluster = Cluster(directory, "lab-1")
         self.cluster.set_time_scale(0.01)
         self.secrets: dict[str, str] = {}
+        self.strings: dict[str, str] = {}
         self.names: dict[str, str] = {}
         self.masters: list[Node] = []
         self.workers: list[Node] = []
@@ -48,6 +67,13 @@ class Env:
             self.workers.append(node)
             self.names[node.instance_id] = f"lab-1-worker-{i}"
         self.outputs: list[str] = []
+        # The nodes' `aws` (snap aws-cli) reads the token from SSM with the instance role's
+        # credentials: a stand-in endpoint (nodesim/parameterstore.py) and IMDS credentials.
+        self.store = parameter_store()
+        self.store.values.clear()
+        os.environ["MEC_SIM_AWS_ENDPOINT"] = self.store.url
+        for node in self.nodes:
+            self.cluster.set_credentials(node.instance_id, "mec-node", self.store.credentials)
 
     @property
     def nodes(self) -> list[Node]:
@@ -56,8 +82,16 @@ class Env:
     def hosts(self) -> str:
         return ",".join(f"{n.private_ip}={self.names[n.instance_id]}" for n in self.nodes)
 
+    def lookup(self, name: str) -> tuple[str, str] | None:
+        """GetParameters as the agent calls it: (Type, Value) or None."""
+        if name in self.secrets:
+            return "SecureString", self.secrets[name]
+        if name in self.strings:
+            return "String", self.strings[name]
+        return None
+
     def run(self, doc: Path, parameters: dict[str, str], nodes: list[Node]) -> list[Result]:
-        results = run_command(doc, parameters, nodes, self.secrets.__getitem__)
+        results = run_command(doc, parameters, nodes, self.lookup)
         self.outputs += [r.stdout + r.stderr for r in results]
         return results
 
@@ -67,18 +101,19 @@ class Env:
 
     def new_token(self, token: str = "Zq8wK2mN4pR6tV1xY3bD5fH7jL9cE0gA") -> str:
         self.secrets[TOKEN_PARAMETER] = token
+        self.store.put(TOKEN_PARAMETER, token)
         return token
 
     def mint(self, ttl: str = "900") -> Result:
         self.new_token()
-        return self.run(JOIN, {"action": "mint", "token": TOKEN_REF, "tokenTtl": ttl},
+        return self.run(JOIN, {"action": "mint", "tokenParameter": TOKEN_PARAMETER, "tokenTtl": ttl},
                         self.masters[:1])[0]
 
     def join(self, nodes: list[Node], as_worker: str = "true",
              master: str | None = None) -> list[Result]:
         params = {
             "action": "join",
-            "token": TOKEN_REF,
+            "tokenParameter": TOKEN_PARAMETER,
             "masterAddress": master or self.masters[0].private_ip,
             "asWorker": as_worker,
         }
@@ -90,7 +125,7 @@ class Env:
         return self.run(JOIN, params, self.masters[:1])[0]
 
     def shell(self, node: Node, script: str) -> Result:
-        result = run_shell(node, script)
+        result = run_shell(node, SNAP_PATH + script)
         self.outputs.append(result.stdout + result.stderr)
         return result
 
@@ -118,27 +153,98 @@ def installed(env: Env) -> Env:
 
 # --- rendering -------------------------------------------------------------------------------
 
-def test_render_defaults_patterns_and_secure_references() -> None:
-    script = render(JOIN, {"action": "mint", "token": TOKEN_REF}, lambda name: f"<{name}>")
-    assert f"<{TOKEN_PARAMETER}>\nMEC_TOKEN_EOF" in script
+def strings(values: dict[str, tuple[str, str]]):
+    return values.get
+
+
+def test_render_defaults_and_patterns() -> None:
+    script = render(JOIN, {"action": "mint", "tokenParameter": TOKEN_PARAMETER}, strings({}))
+    assert f"TOKEN_PARAMETER='{TOKEN_PARAMETER}'" in script
     assert "TOKEN_TTL='900'" in script and "AS_WORKER='true'" in script
     assert "{{" not in script
     assert script.startswith("#!/bin/bash\n")
     with pytest.raises(InvalidParameters):
-        render(JOIN, {"action": "leave"}, str)
+        render(JOIN, {"action": "leave"}, strings({}))
     with pytest.raises(InvalidParameters):
-        render(JOIN, {"action": "join", "masterAddress": "10.0.0.1; rm -rf /"}, str)
+        render(JOIN, {"action": "join", "masterAddress": "10.0.0.1; rm -rf /"}, strings({}))
     with pytest.raises(InvalidParameters):
-        render(JOIN, {"action": "join", "surprise": "x"}, str)
+        render(JOIN, {"action": "join", "surprise": "x"}, strings({}))
     with pytest.raises(InvalidParameters):
-        render(INSTALL, {"hosts": "10.0.0.1=a"}, str)  # channel has no default
+        render(INSTALL, {"hosts": "10.0.0.1=a"}, strings({}))  # channel has no default
     with pytest.raises(InvalidParameters):
-        render(INSTALL, {"channel": "1.32", "hosts": "10.0.0.1=a"}, str)
+        render(INSTALL, {"channel": "1.32", "hosts": "10.0.0.1=a"}, strings({}))
+    # What mec sent before: a SecureString reference as a value SendCommand checks.
+    with pytest.raises(InvalidParameters):
+        render(JOIN, {"action": "mint", "tokenParameter": TOKEN_REF}, strings({}))
 
 
-def test_unresolvable_secure_reference_fails_on_the_node(env: Env) -> None:
-    result = env.run(JOIN, {"action": "mint", "token": TOKEN_REF}, env.masters)[0]
-    assert result.status == "Failed" and TOKEN_PARAMETER in result.stderr
+# A document of the tests' own: `value` free-form (no pattern), `address` with one.
+ECHO_DOC = """schemaVersion: "2.2"
+description: prints its parameters
+parameters:
+  value:
+    type: String
+  address:
+    type: String
+    default: "10.0.0.1"
+    allowedPattern: '^([0-9]{1,3}\\.){3}[0-9]{1,3}$'
+mainSteps:
+  - action: aws:runShellScript
+    name: echo
+    inputs:
+      timeoutSeconds: "60"
+      runCommand:
+        - "#!/bin/bash"
+        - "printf '%s\\n' '{{ value }}' '{{ address }}'"
+"""
+
+
+@pytest.fixture
+def echo_doc(tmp_path: Path) -> Path:
+    path = tmp_path / "echo.yaml"
+    path.write_text(ECHO_DOC)
+    return path
+
+
+def test_the_agent_leaves_ssm_secure_references_alone(echo_doc: Path) -> None:
+    """parameterstore.go resolves only `{{ssm:NAME}}`: `{{ssm-secure:NAME}}` reaches the script."""
+    script = render(echo_doc, {"value": TOKEN_REF}, strings({TOKEN_PARAMETER: ("SecureString", "secret")}))
+    assert f"'{TOKEN_REF}'" in script
+    assert "secret" not in script
+
+
+def test_the_agent_resolves_ssm_references_to_strings_only(echo_doc: Path) -> None:
+    found = strings({"/mec/lab-1/address": ("String", "10.42.0.10"), TOKEN_PARAMETER: ("SecureString", "s" * 32)})
+    script = render(echo_doc, {"value": "x", "address": "{{ssm:/mec/lab-1/address}}"}, found)
+    assert "'10.42.0.10'" in script
+    with pytest.raises(AgentDocumentError, match=r"^Parameters \[/mec/lab-1/join-token\] of type SecureString are not supported$"):
+        render(echo_doc, {"value": "{{ssm:%s}}" % TOKEN_PARAMETER}, found)
+    with pytest.raises(AgentDocumentError, match=r"^Input contains invalid parameters \[/mec/none\]$"):
+        render(echo_doc, {"value": "{{ssm:/mec/none}}"}, found)
+    # The resolved value meets allowedPattern on the node (the agent's mandatory validator).
+    bad = strings({"/mec/lab-1/address": ("String", "10.0.0.1; reboot")})
+    with pytest.raises(AgentDocumentError, match="AllowedRegexParamValidator.*/address/"):
+        render(echo_doc, {"value": "x", "address": "{{ssm:/mec/lab-1/address}}"}, bad)
+
+
+def test_a_secure_reference_reaches_the_script_literally(env: Env, echo_doc: Path) -> None:
+    env.new_token()
+    result = env.run(echo_doc, {"value": TOKEN_REF}, env.masters)[0]
+    assert (result.status, result.exit_code) == ("Success", 0)
+    assert result.stdout == f"{TOKEN_REF}\n10.0.0.1\n"
+
+
+def test_a_securestring_reference_fails_before_the_script(env: Env, echo_doc: Path) -> None:
+    env.new_token()
+    result = env.run(echo_doc, {"value": "{{ssm:%s}}" % TOKEN_PARAMETER}, env.masters)[0]
+    assert (result.status, result.exit_code, result.stdout, result.stderr) == ("Failed", -1, "", "")
+    assert result.trace_output == f"Parameters [{TOKEN_PARAMETER}] of type SecureString are not supported"
+
+
+def test_a_failed_script_ends_its_stderr_with_the_agents_note(env: Env, echo_doc: Path) -> None:
+    result = run_shell(env.masters[0], "echo out\necho err >&2\nexit 4")
+    assert (result.status, result.exit_code, result.stdout) == ("Failed", 4, "out\n")
+    assert result.stderr == "err\nfailed to run commands: exit status 4"
 
 
 # --- the whole cluster -----------------------------------------------------------------------
@@ -177,9 +283,11 @@ def test_one_master_two_workers(installed: Env) -> None:
     assert "node.kubernetes.io/microk8s-worker" in labels["lab-1-worker-1"]
 
     config = env.shell(env.masters[0], "microk8s config && microk8s enable ingress")
-    assert "server: https://127.0.0.1:16443" in config.stdout and "ingress is enabled" in config.stdout
+    # microk8s-config.wrapper: the default interface's address unless -l (--use-loopback).
+    assert "server: https://10.42.0.10:16443" in config.stdout and "ingress is enabled" in config.stdout
+    # microk8s-kubectl.wrapper on a worker: its message, exit 0.
     on_worker = env.shell(env.workers[0], "microk8s kubectl get nodes -o json")
-    failed(on_worker, "acting as a node in a cluster")
+    assert on_worker.exit_code == 0 and "acting as a node in a cluster" in on_worker.stdout
 
     token = env.secrets[TOKEN_PARAMETER]
     assert not any(token in out for out in env.outputs)
@@ -333,8 +441,9 @@ def test_node_never_ready(env: Env) -> None:
 def test_latency_and_execution_timeout(env: Env) -> None:
     env.cluster.set_latency(install_seconds=300)  # 3 s at time scale 0.01
     params = {"channel": CHANNEL, "hosts": env.hosts()}
-    result = run_command(INSTALL, params, env.masters, env.secrets.__getitem__, timeout=1)[0]
-    assert (result.status, result.exit_code) == ("TimedOut", -1)
+    result = run_command(INSTALL, params, env.masters, env.lookup, timeout=1)[0]
+    # The agent SIGKILLs the script's process group: exit code 137, TimedOut (executers.go).
+    assert (result.status, result.exit_code) == ("TimedOut", 137)
     assert "installing microk8s from 1.32/stable" in result.stdout
 
 
@@ -344,8 +453,11 @@ USER_DATA = ROOT / "functions/shared/userdata/prefetch-microk8s.sh"
 
 
 def boot(env: Env, node: Node, channel: str = CHANNEL) -> Result:
-    """What cloud-init does with the user data mec-master/mec-workers launch nodes with."""
-    return env.shell(node, USER_DATA.read_text().replace("@CHANNEL@", channel))
+    """What cloud-init does with the user data mec-master/mec-workers launch nodes with: it
+    executes the file (its `#!` line chooses bash)."""
+    result = run_shell(node, USER_DATA.read_text().replace("@CHANNEL@", channel), user_data=True)
+    env.outputs.append(result.stdout + result.stderr)
+    return result
 
 
 def prefetch_dir(node: Node) -> Path:

@@ -35,6 +35,11 @@ def plan(*names: str) -> list[str]:
     return order
 
 
+def sh(node: Node, script: str) -> Result:
+    """A bash script on the node, with its /snap/bin on the PATH (the agent's PATH lacks it)."""
+    return run_shell(node, '#!/bin/bash\nexport PATH="$PATH:$MEC_ROOT/snap/bin"\n' + script)
+
+
 def master(tmp_path: Path, channel: str = "1.32/stable") -> Node:
     cluster = Cluster(tmp_path, "lab-1")
     cluster.set_time_scale(0.01)
@@ -70,7 +75,7 @@ def test_every_catalogue_entry_installs_and_turns_healthy(tmp_path: Path) -> Non
     assert "edgex/edgex-napa" in releases and "v3.1.0" in releases["edgex/edgex-napa"]["chart"]
     assert "applications.app.k8s.io" in state["crds"]["i-m0"]
     assert {"community", "openebs", "gopaddle", "rbac"} <= set(state["addons"]["i-m0"])
-    pods = run_shell(node, "microk8s kubectl get pods -A").stdout
+    pods = sh(node, "microk8s kubectl get pods -A").stdout
     assert "ml-pipeline" in pods and "edgex-napa-core-data" in pods and "CrashLoopBackOff" not in pods
 
     # gopaddle-lite exists only in the community repository of tracks 1.26-1.27.
@@ -123,20 +128,26 @@ def test_an_unhealthy_addon_fails_after_its_timeout(tmp_path: Path) -> None:
 
 def test_the_simulated_tools_keep_their_rules(tmp_path: Path) -> None:
     node = master(tmp_path)
-    sh = lambda script: run_shell(node, script)  # noqa: E731
-    assert "microk8s enable community" in sh("microk8s enable community/openebs").stderr
-    assert sh("microk8s enable community").exit_code == 0
-    assert "not found in any repository" in sh("microk8s enable community/gopaddle-lite").stderr
+    run = lambda script: sh(node, script)  # noqa: E731
+    # A community add-on by its bare name before the repository: not found, with the hint (exit 1).
+    bare = run("microk8s enable openebs")
+    assert bare.exit_code == 1 and "not found in any repository" in bare.stderr and "microk8s enable community" in bare.stdout
+    # By repository/name, an add-on the repositories lack is "not found" and exits 0 (unprotected_xable).
+    explicit = run("microk8s enable community/openebs")
+    assert explicit.exit_code == 0 and "Addon community/openebs not found" in explicit.stdout
+    assert run("microk8s enable community").exit_code == 0
+    lacking = run("microk8s enable community/gopaddle-lite")  # 1.32's community repository has none
+    assert lacking.exit_code == 0 and "Addon community/gopaddle-lite not found" in lacking.stdout
     # Without iscsid, OpenEBS' enable script installs nothing (and exits 0, like the real one).
-    assert sh("microk8s enable community/openebs").exit_code == 0
-    assert sh("microk8s kubectl -n openebs rollout status deployment/openebs-localpv-provisioner").exit_code == 1
-    assert "--version" in sh("microk8s helm3 repo add openebs https://openebs.github.io/charts && "
-                             "microk8s helm3 install o openebs/openebs -n kube-system").stderr
-    assert "names no version" in sh("microk8s helm3 install e https://example.com/chart.tgz").stderr
-    assert "mec pins" in sh('microk8s kubectl apply -k "github.com/kubeflow/pipelines/manifests/kustomize/env/platform-agnostic"').stderr
-    assert "no matches for kind" in sh('microk8s kubectl apply -k "github.com/kubeflow/pipelines/manifests/kustomize/env/platform-agnostic?ref=2.4.0"').stderr
-    assert sh("microk8s status -a rbac").stdout.strip() == "disabled"
-    assert sh("microk8s status -a dns").stdout.strip() == "enabled"
+    assert run("microk8s enable community/openebs").exit_code == 0
+    assert run("microk8s kubectl -n openebs rollout status deployment/openebs-localpv-provisioner").exit_code == 1
+    assert "--version" in run("microk8s helm3 repo add openebs https://openebs.github.io/charts && "
+                              "microk8s helm3 install o openebs/openebs -n kube-system").stderr
+    assert "names no version" in run("microk8s helm3 install e https://example.com/chart.tgz").stderr
+    assert "mec pins" in run('microk8s kubectl apply -k "github.com/kubeflow/pipelines/manifests/kustomize/env/platform-agnostic"').stderr
+    assert "no matches for kind" in run('microk8s kubectl apply -k "github.com/kubeflow/pipelines/manifests/kustomize/env/platform-agnostic?ref=2.4.0"').stderr
+    assert run("microk8s status -a rbac").stdout.strip() == "disabled"
+    assert run("microk8s status -a dns").stdout.strip() == "enabled"
 
 
 def test_an_addon_outside_the_document_is_refused(tmp_path: Path) -> None:
@@ -150,10 +161,10 @@ def test_amd64_only_images_crash_on_arm64_nodes(tmp_path: Path) -> None:
     node = master(tmp_path)
     Cluster(tmp_path).set_architecture(node.instance_id, "arm64")
     install = " && ".join(CATALOGUE["kubeflow-pipelines"]["commands"])
-    assert run_shell(node, install).exit_code == 0
-    health = run_shell(node, CATALOGUE["kubeflow-pipelines"]["health"]["command"])
+    assert sh(node, install).exit_code == 0
+    health = sh(node, CATALOGUE["kubeflow-pipelines"]["health"]["command"])
     assert health.exit_code == 1 and "timed out" in health.stderr
-    assert "CrashLoopBackOff" in run_shell(node, "microk8s kubectl -n kubeflow get pods").stdout
+    assert "CrashLoopBackOff" in sh(node, "microk8s kubectl -n kubeflow get pods").stdout
     # EdgeX publishes arm64 images: healthy on the same node.
-    assert run_shell(node, " && ".join(CATALOGUE["edgex"]["commands"])).exit_code == 0
-    assert run_shell(node, CATALOGUE["edgex"]["health"]["command"]).exit_code == 0
+    assert sh(node, " && ".join(CATALOGUE["edgex"]["commands"])).exit_code == 0
+    assert sh(node, CATALOGUE["edgex"]["health"]["command"]).exit_code == 0

@@ -26,7 +26,9 @@ def main(argv: list[str]) -> int:
     if not masters:
         print(f"{environment} has no installed master", file=sys.stderr)
         return 1
-    result = nodesim.run_shell(cluster.node(masters[0]), "microk8s kubectl " + " ".join(map(_quote, args)))
+    # The node's /snap/bin is not on the agent's PATH (as on EC2): call the snap's command by path.
+    command = '"$MEC_ROOT/snap/bin/microk8s" kubectl ' + " ".join(map(_quote, args))
+    result = nodesim.run_shell(cluster.node(masters[0]), command)
     sys.stdout.write(result.stdout)
     sys.stderr.write(result.stderr)
     return result.exit_code

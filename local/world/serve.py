@@ -71,8 +71,9 @@ def build(args: argparse.Namespace, world: dict[str, Any]) -> None:
     from moto.core.config import default_user_config
 
     from nodesim import runner
-    from world import counting
+    from world import counting, ec2_rules, ec2_time
     from world import faults as world_faults
+    from world import invoke_faults
     from world.api_gateway import ApiGateway
     from world.lambda_host import LambdaHost
     from world.runcommand import RunCommand, install
@@ -89,8 +90,22 @@ def build(args: argparse.Namespace, world: dict[str, Any]) -> None:
         return host.invoke(function, body if isinstance(body, bytes) else (body or "{}").encode(), response_headers)
 
     LambdaSimpleBackend.invoke = invoke
-    faults = world_faults.Faults(args.faults or args.state / "faults.json")
+    faults = world_faults.Faults(args.faults or args.state / "faults.json", args.state / "logs" / "faults.jsonl")
     world_faults.install(faults)
+    # EC2 as strict as AWS, for every caller: in time (consistency, lifecycles, dependencies),
+    # then its request constraints, checked first (outermost); the faults come after both.
+    ec2_time.install(faults)
+    ec2_rules.install(faults)
+    # Parameter Store's limits, for every caller, like the EC2 rules (world/parameters.py).
+    from world import parameters as world_parameters
+
+    world_parameters.install(faults)
+    # Step Functions' own Lambda invokes meet the Lambda service's faults (world/invoke_faults.py).
+    invoke_faults.install(faults, host)
+    # IAM, outside the faults (a denied call is never faulted) and inside the counter (it counts).
+    from world import iam as world_iam
+
+    world_iam.install(args.state, faults)
     counting.install(args.state / "logs" / "api-calls.jsonl")
     install(RunCommand(args.state, faults))
     # Node scripts and user data are the world's processes too: stopped with it.

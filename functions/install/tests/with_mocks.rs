@@ -9,6 +9,7 @@ use std::sync::{Arc, Mutex};
 use aws_sdk_ec2::operation::describe_instances::DescribeInstancesOutput;
 use aws_sdk_ec2::types::{InstanceStateName, Reservation};
 use aws_sdk_ssm::operation::describe_instance_information::DescribeInstanceInformationOutput;
+use aws_sdk_ssm::operation::get_command_invocation::GetCommandInvocationOutput;
 use aws_sdk_ssm::operation::list_command_invocations::ListCommandInvocationsOutput;
 use aws_sdk_ssm::operation::send_command::SendCommandOutput;
 use aws_sdk_ssm::types::{
@@ -289,18 +290,29 @@ async fn status_aggregates_and_names_the_failed_node_with_its_output() {
         "node output stays out of the execution history"
     );
 
+    // A long log: ListCommandInvocations keeps its first 2,500 characters, where the script's
+    // last `error:` line is lost; GetCommandInvocation's standard error has it (defect #8.10).
+    let long_log = format!("mec-install: {}", "retrying snap install\n".repeat(200));
+    let listed: String = long_log.chars().take(2500).collect();
     let (m, w) = (masters.clone(), workers.clone());
     let failed = mock!(aws_sdk_ssm::Client::list_command_invocations).then_output(move || {
         ListCommandInvocationsOutput::builder()
             .command_invocations(invocation(&m[0], CommandInvocationStatus::Success, "ok"))
-            .command_invocations(invocation(
-                &w[1],
-                CommandInvocationStatus::Failed,
-                "mec-install: snap install failed after 5 attempts: too early for operation",
-            ))
+            .command_invocations(invocation(&w[1], CommandInvocationStatus::Failed, &listed))
             .build()
     });
-    let aws = mocks::aws(&[], &[&failed]);
+    let worker = workers[1].instance_id.clone();
+    let details = mock!(aws_sdk_ssm::Client::get_command_invocation)
+        .match_requests(move |r| r.command_id() == Some("cmd-1") && r.instance_id() == Some(worker.as_str()))
+        .then_output(move || {
+            GetCommandInvocationOutput::builder()
+                .standard_output_content(&long_log)
+                .standard_error_content(
+                    "mec-install: error: snap install microk8s --channel=1.32/stable failed 5 times: too early for operation\n",
+                )
+                .build()
+        });
+    let aws = mocks::aws(&[], &[&failed, &details]);
     let err = mec_install::handle(&aws, &Settings::default(), status_input(&masters, &workers))
         .await
         .unwrap_err();
@@ -314,10 +326,30 @@ async fn status_aggregates_and_names_the_failed_node_with_its_output() {
             assert_eq!(document, "mec-install");
             assert!(node.contains("mock-env-worker-1"), "{node}");
             assert_eq!(status, "Failed");
-            assert!(excerpt.contains("too early for operation"));
+            assert!(excerpt.contains("error: snap install microk8s"), "{excerpt}");
         }
         other => panic!("{other:?}"),
     }
+
+    // Without the details (the call fails), the excerpt is the end of what the list kept.
+    let (m, w) = (masters.clone(), workers.clone());
+    let failed = mock!(aws_sdk_ssm::Client::list_command_invocations).then_output(move || {
+        ListCommandInvocationsOutput::builder()
+            .command_invocations(invocation(&m[0], CommandInvocationStatus::Success, "ok"))
+            .command_invocations(invocation(
+                &w[1],
+                CommandInvocationStatus::Failed,
+                "mec-install: snap install failed after 5 attempts: too early for operation",
+            ))
+            .build()
+    });
+    let refused = mock!(aws_sdk_ssm::Client::get_command_invocation)
+        .then_http_response(|| mocks::json_error(400, "AccessDeniedException", "not allowed"));
+    let aws = mocks::aws(&[], &[&failed, &refused]);
+    let err = mec_install::handle(&aws, &Settings::default(), status_input(&masters, &workers))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("too early for operation"), "{err}");
 }
 
 #[tokio::test]

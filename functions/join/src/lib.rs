@@ -3,8 +3,11 @@
 //! (`document.yaml` beside this crate).
 //!
 //! The token never appears in a log, a step output or a command parameter: this step writes it to
-//! a SecureString parameter and passes the nodes `{{ssm-secure:<name>}}`, which the SSM agent
-//! resolves on the node. `verify` deletes the parameter once the cluster is whole.
+//! a SecureString parameter and passes the nodes only its name; each node reads it with its own
+//! role (Run Command resolves no SecureString reference in a document parameter — Systems
+//! Manager user guide, "Referencing parameters"). The parameter is tagged with the environment's
+//! VPC, which binds the node role to it (parameters.rs). `verify` deletes it once the cluster is
+//! whole.
 //!
 //! Actions: `mint`, `join`, `verify` and `addons` each send their commands and return them
 //! (nothing when there is nothing to do: no node to join, no add-on); `status` polls them.
@@ -14,10 +17,10 @@
 
 use std::collections::BTreeMap;
 
-use aws_sdk_ssm::types::ParameterType;
 use mec_shared::catalogue::{self, AddonReport, AddonStatus, Planned};
 use mec_shared::commands::{self, CommandProgress, CommandRef, CommandRequest};
 use mec_shared::model::{validate_cluster, Node};
+use mec_shared::parameters::{self, EnvironmentSecret, IfExists, Tier};
 use mec_shared::{naming, Aws, EnvironmentSpec, MecError, Settings};
 use rand::distr::{Alphanumeric, SampleString};
 use serde::{Deserialize, Serialize};
@@ -30,7 +33,7 @@ pub const VERIFY_TIMEOUT_SECONDS: u32 = 300;
 /// Names of the document parameters this step sends.
 pub const DOCUMENT_PARAMETERS: &[&str] = &[
     "action",
-    "token",
+    "tokenParameter",
     "tokenTtl",
     "masterAddress",
     "asWorker",
@@ -84,6 +87,9 @@ pub struct JoinInput {
     pub masters: Vec<Node>,
     #[serde(default)]
     pub workers: Vec<Node>,
+    /// The environment's VPC, which its secrets are bound to (`mint`, `verify`).
+    #[serde(default)]
+    pub vpc_id: Option<String>,
     /// For `status`: the phase and commands that `mint`, `join` or `verify` returned.
     #[serde(default)]
     pub phase: Option<JoinPhase>,
@@ -165,26 +171,40 @@ pub fn new_token() -> String {
     Alphanumeric.sample_string(&mut rand::rng(), TOKEN_LENGTH)
 }
 
-/// The reference the SSM agent resolves on the node; the token itself never leaves SSM.
-pub fn token_reference(environment: &str) -> String {
-    format!(
-        "{{{{ssm-secure:{}}}}}",
-        naming::join_token_parameter(environment)
-    )
-}
-
 fn first_master(input: &JoinInput) -> &Node {
     // `handle` checked that there is at least one.
     &input.masters[0]
 }
 
 /// The parameters every command of the document takes; `action` is the document's action.
-fn base_parameters(settings: &Settings, action: &str) -> BTreeMap<&'static str, String> {
+fn base_parameters(aws: &Aws, settings: &Settings, action: &str) -> BTreeMap<&'static str, String> {
+    let region = aws
+        .ssm
+        .config()
+        .region()
+        .map(|r| r.to_string())
+        .unwrap_or_default();
     BTreeMap::from([
         ("action", action.to_string()),
         ("tokenTtl", settings.join_token_ttl_seconds.to_string()),
         ("executionTimeout", "900".to_string()),
+        ("region", region),
     ])
+}
+
+fn vpc_of<'a>(input: &'a JoinInput, action: &str) -> Result<&'a str, MecError> {
+    let vpc_id = input
+        .vpc_id
+        .as_deref()
+        .ok_or_else(|| MecError::invalid_input("vpc_id", &format!("is required for {action}")))?;
+    let hex = vpc_id.strip_prefix("vpc-").unwrap_or_default();
+    if hex.is_empty() || hex.len() > 17 || !hex.chars().all(|c| c.is_ascii_hexdigit()) {
+        return Err(MecError::invalid_input(
+            "vpc_id",
+            "must be a VPC id (vpc- and up to 17 hexadecimal digits)",
+        ));
+    }
+    Ok(vpc_id)
 }
 
 async fn send(
@@ -221,25 +241,18 @@ async fn mint(aws: &Aws, settings: &Settings, input: &JoinInput) -> Result<JoinS
         return Ok(JoinSent::new(JoinPhase::Mint, Vec::new()));
     }
     let environment = &input.spec.name;
-    let mut put = aws
-        .ssm
-        .put_parameter()
-        .name(naming::join_token_parameter(environment))
-        .value(new_token())
-        .r#type(ParameterType::SecureString)
-        .overwrite(true)
-        .description(format!(
-            "mec join token of {environment} (deleted after verify)"
-        ));
-    if let Some(key) = &settings.parameter_kms_key {
-        put = put.key_id(key);
-    }
-    put.send()
-        .await
-        .map_err(|e| MecError::from_sdk("PutParameter", e))?;
+    let name = naming::join_token_parameter(environment);
+    let secret = EnvironmentSecret {
+        name: &name,
+        environment,
+        vpc_id: vpc_of(input, "mint")?,
+        tier: Tier::Standard,
+        description: format!("mec join token of {environment} (deleted after verify)"),
+    };
+    parameters::put(aws, settings, &secret, &new_token(), IfExists::Overwrite).await?;
 
-    let mut parameters = base_parameters(settings, JoinPhase::Mint.as_str());
-    parameters.insert("token", token_reference(environment));
+    let mut parameters = base_parameters(aws, settings, JoinPhase::Mint.as_str());
+    parameters.insert("tokenParameter", name);
     let commands = send(
         aws,
         settings,
@@ -272,8 +285,11 @@ async fn join(aws: &Aws, settings: &Settings, input: &JoinInput) -> Result<JoinS
         if nodes.is_empty() {
             continue;
         }
-        let mut parameters = base_parameters(settings, JoinPhase::Join.as_str());
-        parameters.insert("token", token_reference(&input.spec.name));
+        let mut parameters = base_parameters(aws, settings, JoinPhase::Join.as_str());
+        parameters.insert(
+            "tokenParameter",
+            naming::join_token_parameter(&input.spec.name),
+        );
         parameters.insert("masterAddress", address.clone());
         parameters.insert("asWorker", as_worker.to_string());
         let request = command_request(settings, &input.spec, JoinPhase::Join.as_str(), parameters);
@@ -296,19 +312,8 @@ async fn join(aws: &Aws, settings: &Settings, input: &JoinInput) -> Result<JoinS
 /// kubeconfig; deletes the token, no longer needed. The verify command comes first in the list:
 /// its output is the one `status` reads.
 async fn verify(aws: &Aws, settings: &Settings, input: &JoinInput) -> Result<JoinSent, MecError> {
-    let deleted = aws
-        .ssm
-        .delete_parameter()
-        .name(naming::join_token_parameter(&input.spec.name))
-        .send()
-        .await
-        .map_err(|e| MecError::from_sdk("DeleteParameter", e));
-    match deleted {
-        Ok(_) => {}
-        Err(MecError::AwsError { code, .. }) if code == "ParameterNotFound" => {}
-        Err(e) => return Err(e),
-    }
-    let mut parameters = base_parameters(settings, JoinPhase::Verify.as_str());
+    parameters::delete(aws, &naming::join_token_parameter(&input.spec.name)).await?;
+    let mut parameters = base_parameters(aws, settings, JoinPhase::Verify.as_str());
     parameters.insert("expectedNodes", expected_names(input).join(","));
     if input.masters.len() > 1 {
         parameters.insert("controlPlane", control_plane_addresses(input)?.join(","));
@@ -348,7 +353,7 @@ async fn addons(aws: &Aws, settings: &Settings, input: &JoinInput) -> Result<Joi
             .collect::<Vec<_>>()
             .join(",")
     };
-    let mut parameters = base_parameters(settings, JoinPhase::Addons.as_str());
+    let mut parameters = base_parameters(aws, settings, JoinPhase::Addons.as_str());
     parameters.insert("addons", names(false));
     parameters.insert("optionalAddons", names(true));
     parameters.insert(
@@ -376,8 +381,12 @@ struct Published {
     api_endpoint: String,
 }
 
+/// What the kubeconfig parameter holds until the master stores the real one.
+pub const KUBECONFIG_PLACEHOLDER: &str = "# mec: the master has not stored its kubeconfig yet";
+
 /// Has the first master store its kubeconfig as a SecureString, server rewritten to the master's
-/// public address (its private one when it has none).
+/// public address (its private one when it has none). mec creates the parameter first, tagged
+/// with the environment's VPC: the master may only overwrite it.
 async fn publish(aws: &Aws, settings: &Settings, input: &JoinInput) -> Result<Published, MecError> {
     let master = first_master(input);
     let address = master
@@ -385,21 +394,23 @@ async fn publish(aws: &Aws, settings: &Settings, input: &JoinInput) -> Result<Pu
         .clone()
         .or_else(|| master.private_ip.clone())
         .ok_or_else(|| MecError::NodesNotReady(format!("{} has no address yet", master.name)))?;
-    let parameter = naming::kubeconfig_parameter(&input.spec.name);
-    let mut parameters = base_parameters(settings, "publish");
+    let environment = &input.spec.name;
+    let parameter = naming::kubeconfig_parameter(environment);
+    let secret = EnvironmentSecret {
+        name: &parameter,
+        environment,
+        vpc_id: vpc_of(input, "verify")?,
+        tier: Tier::Advanced,
+        description: format!("mec admin kubeconfig of {environment}"),
+    };
+    parameters::put(aws, settings, &secret, KUBECONFIG_PLACEHOLDER, IfExists::Keep).await?;
+    let mut parameters = base_parameters(aws, settings, "publish");
     parameters.insert("kubeconfigParameter", parameter.clone());
     parameters.insert("apiAddress", address.clone());
     parameters.insert(
         "kmsKeyId",
         settings.parameter_kms_key.clone().unwrap_or_default(),
     );
-    let region = aws
-        .ssm
-        .config()
-        .region()
-        .map(|r| r.to_string())
-        .unwrap_or_default();
-    parameters.insert("region", region);
     let commands = send(
         aws,
         settings,
@@ -628,14 +639,6 @@ mod tests {
         assert_eq!(a.len(), TOKEN_LENGTH);
         assert!(a.chars().all(|c| c.is_ascii_alphanumeric()));
         assert_ne!(a, new_token());
-    }
-
-    #[test]
-    fn token_reference_names_the_parameter() {
-        assert_eq!(
-            token_reference("lab-1"),
-            "{{ssm-secure:/mec/lab-1/join-token}}"
-        );
     }
 
     #[test]

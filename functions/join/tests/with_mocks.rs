@@ -41,7 +41,7 @@ fn send_recorder(sent: &Sent) -> aws_smithy_mocks::Rule {
 
 fn input(action: &str, masters: &[Node], workers: &[Node]) -> serde_json::Value {
     json!({"action": action, "spec": {"name": "mock-env", "workers": workers.len(), "masters": masters.len()},
-           "masters": masters, "workers": workers})
+           "vpc_id": "vpc-0a1b2c", "masters": masters, "workers": workers})
 }
 
 fn param(params: &std::collections::HashMap<String, Vec<String>>, key: &str) -> String {
@@ -54,12 +54,18 @@ async fn mint_stores_the_token_as_a_secure_string_and_never_hands_it_out() {
     let workers = vec![node(Role::Worker, 0)];
     let token: Arc<Mutex<String>> = Arc::default();
     let keep = token.clone();
+    // Created with the tags the node role is bound to (its VPC), never overwritten blindly.
     let put = mock!(aws_sdk_ssm::Client::put_parameter)
         .match_requests(move |req| {
             *keep.lock().unwrap() = req.value().unwrap_or_default().to_string();
+            let vpc_tag = req
+                .tags()
+                .iter()
+                .any(|t| t.key() == "mec:vpc" && t.value() == "vpc-0a1b2c");
             req.name() == Some("/mec/mock-env/join-token")
                 && req.r#type() == Some(&aws_sdk_ssm::types::ParameterType::SecureString)
-                && req.overwrite() == Some(true)
+                && req.overwrite().is_none()
+                && vpc_tag
         })
         .then_output(|| PutParameterOutput::builder().version(1).build());
     let sent: Sent = Arc::default();
@@ -85,10 +91,12 @@ async fn mint_stores_the_token_as_a_secure_string_and_never_hands_it_out() {
         "minted on the first master only"
     );
     assert_eq!(param(&sent[0].1, "action"), "mint");
+    // Only the parameter's name travels: Run Command resolves no SecureString reference.
     assert_eq!(
-        param(&sent[0].1, "token"),
-        "{{ssm-secure:/mec/mock-env/join-token}}"
+        param(&sent[0].1, "tokenParameter"),
+        "/mec/mock-env/join-token"
     );
+    assert!(!param(&sent[0].1, "tokenParameter").contains("{{"));
     assert_eq!(param(&sent[0].1, "tokenTtl"), "900");
     let everything_sent = format!("{:?}", sent[0].1);
     assert!(
@@ -137,10 +145,7 @@ async fn join_sends_workers_with_worker_flag_and_extra_masters_without() {
             "10.42.0.10",
             "the first master's private address"
         );
-        assert_eq!(
-            param(params, "token"),
-            "{{ssm-secure:/mec/mock-env/join-token}}"
-        );
+        assert_eq!(param(params, "tokenParameter"), "/mec/mock-env/join-token");
         for key in params.keys() {
             assert!(DOCUMENT_PARAMETERS.contains(&key.as_str()), "{key}");
         }
@@ -182,6 +187,23 @@ fn status_input(masters: &[Node], workers: &[Node], phase: &str) -> serde_json::
     value
 }
 
+/// The kubeconfig's parameter, created by mec before the master overwrites it: Advanced tier (a
+/// real admin kubeconfig is ~5.5 KB, over the Standard tier's 4 KB), tagged with the VPC the node
+/// role is bound to.
+fn kubeconfig_parameter() -> aws_smithy_mocks::Rule {
+    mock!(aws_sdk_ssm::Client::put_parameter)
+        .match_requests(|req| {
+            req.name() == Some("/mec/mock-env/kubeconfig")
+                && req.tier() == Some(&aws_sdk_ssm::types::ParameterTier::Advanced)
+                && req.r#type() == Some(&aws_sdk_ssm::types::ParameterType::SecureString)
+                && req
+                    .tags()
+                    .iter()
+                    .any(|t| t.key() == "mec:vpc" && t.value() == "vpc-0a1b2c")
+        })
+        .then_output(|| PutParameterOutput::builder().version(1).build())
+}
+
 #[tokio::test]
 async fn verify_deletes_the_token_and_checks_every_node_is_ready() {
     let masters = vec![node(Role::Master, 0)];
@@ -189,9 +211,10 @@ async fn verify_deletes_the_token_and_checks_every_node_is_ready() {
     let delete = mock!(aws_sdk_ssm::Client::delete_parameter)
         .match_requests(|req| req.name() == Some("/mec/mock-env/join-token"))
         .then_output(|| DeleteParameterOutput::builder().build());
+    let kubeconfig = kubeconfig_parameter();
     let sent: Sent = Arc::default();
     let send = send_recorder(&sent);
-    let aws = mocks::aws(&[], &[&delete, &send]);
+    let aws = mocks::aws(&[], &[&delete, &kubeconfig, &send]);
     mec_join::handle(
         &aws,
         &Settings::default(),
@@ -200,6 +223,7 @@ async fn verify_deletes_the_token_and_checks_every_node_is_ready() {
     .await
     .unwrap();
     assert_eq!(delete.num_calls(), 1);
+    assert_eq!(kubeconfig.num_calls(), 1);
     {
         // Verify first (status reads its output), and the kubeconfig publish beside it, both on
         // the first master.
@@ -215,12 +239,13 @@ async fn verify_deletes_the_token_and_checks_every_node_is_ready() {
             param(&sent[1].1, "kubeconfigParameter"),
             "/mec/mock-env/kubeconfig"
         );
+        assert_eq!(param(&sent[1].1, "region"), "us-east-1");
         assert!(sent
             .iter()
             .all(|(ids, _)| *ids == vec![masters[0].instance_id.clone()]));
     }
     let JoinOutput::Sent(verify_sent) = mec_join::handle(
-        &mocks::aws(&[], &[&delete, &send]),
+        &mocks::aws(&[], &[&delete, &kubeconfig, &send]),
         &Settings::default(),
         input("verify", &masters, &workers),
     )
@@ -279,7 +304,8 @@ async fn verify_deletes_the_token_and_checks_every_node_is_ready() {
         CommandInvocationStatus::Failed,
         "node mock-env-master-0 Ready\nnode mock-env-worker-1 NotReady\nready 1/2\n",
     );
-    let aws = mocks::aws(&[], &[&failed]);
+    let details = verify_output("node mock-env-master-0 Ready\nnode mock-env-worker-1 NotReady\nready 1/2\n");
+    let aws = mocks::aws(&[], &[&failed, &details]);
     let err = mec_join::handle(
         &aws,
         &Settings::default(),
@@ -296,9 +322,10 @@ async fn a_token_already_gone_does_not_fail_verify() {
     let masters = vec![node(Role::Master, 0)];
     let gone = mock!(aws_sdk_ssm::Client::delete_parameter)
         .then_http_response(|| mocks::json_error(400, "ParameterNotFound", "not found"));
+    let kubeconfig = kubeconfig_parameter();
     let sent: Sent = Arc::default();
     let send = send_recorder(&sent);
-    let aws = mocks::aws(&[], &[&gone, &send]);
+    let aws = mocks::aws(&[], &[&gone, &kubeconfig, &send]);
     mec_join::handle(&aws, &Settings::default(), input("verify", &masters, &[]))
         .await
         .unwrap();
@@ -420,7 +447,8 @@ async fn ha_verify_names_the_control_plane_and_requires_high_availability() {
         .then_output(|| DeleteParameterOutput::builder().build());
     let sent: Sent = Arc::default();
     let send = send_recorder(&sent);
-    let aws = mocks::aws(&[], &[&delete, &send]);
+    let kubeconfig = kubeconfig_parameter();
+    let aws = mocks::aws(&[], &[&delete, &kubeconfig, &send]);
     mec_join::handle(
         &aws,
         &Settings::default(),

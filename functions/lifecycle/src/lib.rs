@@ -88,10 +88,8 @@ async fn register(
     if let Some(at) = &expires_at {
         request = request.tags(tags::tag(tags::EXPIRES_AT, at));
     }
-    request
-        .send()
-        .await
-        .map_err(|e| MecError::from_sdk("CreateTags", e))?;
+    // The network step created the VPC moments ago: EC2 may not know it yet.
+    mec_shared::send_after_create!("CreateTags", request)?;
 
     let expiry_schedule = match expires {
         None => None,

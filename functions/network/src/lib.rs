@@ -10,25 +10,35 @@ use aws_sdk_ec2::types::{
     UserIdGroupPair,
 };
 use mec_shared::cidr::Ipv4Cidr;
+use mec_shared::send_after_create;
 use mec_shared::model::{validate_run_id, Network, Subnet};
 use mec_shared::tags::{self, Role};
 use mec_shared::{Aws, EnvironmentSpec, MecError};
 use serde::Deserialize;
 use tracing::{info, Instrument};
 
-/// Ports MicroK8s nodes use between each other (research/microk8s.md).
-pub const CLUSTER_PORTS: &[(&str, i32)] = &[
-    ("tcp", 16443), // API server
-    ("tcp", 25000), // cluster agent: join requests
-    ("tcp", 19001), // dqlite
-    ("tcp", 12379), // etcd, when used
-    ("tcp", 10250), // kubelet
-    ("tcp", 10255), // kubelet read-only
-    ("tcp", 10257), // controller-manager
-    ("tcp", 10259), // scheduler
-    ("udp", 4789),  // Calico VXLAN
+/// Port ranges (protocol, first, last) MicroK8s nodes use between each other (MicroK8s docs,
+/// "Services and ports"; Kubernetes' default NodePort range).
+pub const CLUSTER_PORTS: &[(&str, i32, i32)] = &[
+    ("tcp", 16443, 16443), // API server
+    ("tcp", 25000, 25000), // cluster agent: join requests
+    ("tcp", 19001, 19001), // dqlite
+    ("tcp", 12379, 12379), // etcd, when used
+    ("tcp", 10250, 10250), // kubelet
+    ("tcp", 10255, 10255), // kubelet read-only
+    ("tcp", 10257, 10257), // controller-manager
+    ("tcp", 10259, 10259), // scheduler
+    ("udp", 4789, 4789),   // Calico VXLAN
+    ("tcp", 30000, 32767), // NodePort services, reached on any node
+    ("udp", 30000, 32767), // NodePort services (UDP)
 ];
 pub const API_PORT: i32 = 16443;
+/// Rule descriptions. EC2 allows only `a-zA-Z0-9. _-:/()#,@[]+=&;{}!$*` in them, 255 characters
+/// at most (EC2 API reference, IpRange and UserIdGroupPair `Description`); a test checks both.
+pub const CLUSTER_RULE_DESCRIPTION: &str = "MicroK8s traffic between the cluster nodes";
+pub const API_RULE_DESCRIPTION: &str = "Kubernetes API for operators";
+/// The group's own description: the same character set (CreateSecurityGroup `GroupDescription`).
+pub const GROUP_DESCRIPTION: &str = "mec MicroK8s cluster nodes";
 /// Most availability zones an environment gets a subnet in: the primary and two to fall back to.
 pub const MAX_ZONES: usize = 3;
 
@@ -142,9 +152,7 @@ async fn ensure_vpc(aws: &Aws, spec: &EnvironmentSpec) -> Result<String, MecErro
         } else {
             call.enable_dns_support(value)
         };
-        call.send()
-            .await
-            .map_err(|e| MecError::from_sdk("ModifyVpcAttribute", e))?;
+        send_after_create!("ModifyVpcAttribute", call)?;
     }
     Ok(vpc_id)
 }
@@ -197,7 +205,7 @@ async fn ensure_subnets(
         } else {
             format!("public-{az}")
         };
-        let created = aws
+        let call = aws
             .ec2
             .create_subnet()
             .vpc_id(vpc_id)
@@ -206,10 +214,8 @@ async fn ensure_subnets(
             .tag_specifications(tags::specification(
                 ResourceType::Subnet,
                 name_tags(spec, &name),
-            ))
-            .send()
-            .await
-            .map_err(|e| MecError::from_sdk("CreateSubnet", e))?;
+            ));
+        let created = send_after_create!("CreateSubnet", call)?;
         let id = created
             .subnet()
             .and_then(|s| s.subnet_id())
@@ -225,13 +231,12 @@ async fn ensure_subnets(
         ));
     }
     for (_, subnet) in &existing {
-        aws.ec2
+        let call = aws
+            .ec2
             .modify_subnet_attribute()
             .subnet_id(&subnet.subnet_id)
-            .map_public_ip_on_launch(AttributeBooleanValue::builder().value(true).build())
-            .send()
-            .await
-            .map_err(|e| MecError::from_sdk("ModifySubnetAttribute", e))?;
+            .map_public_ip_on_launch(AttributeBooleanValue::builder().value(true).build());
+        send_after_create!("ModifySubnetAttribute", call)?;
     }
     Ok(existing.into_iter().map(|(_, s)| s).collect())
 }
@@ -333,13 +338,12 @@ async fn ensure_internet_gateway(
         }
     };
     if !attached {
-        aws.ec2
+        let call = aws
+            .ec2
             .attach_internet_gateway()
             .internet_gateway_id(&igw_id)
-            .vpc_id(vpc_id)
-            .send()
-            .await
-            .map_err(|e| MecError::from_sdk("AttachInternetGateway", e))?;
+            .vpc_id(vpc_id);
+        send_after_create!("AttachInternetGateway", call)?;
     }
     Ok(igw_id)
 }
@@ -363,17 +367,15 @@ async fn ensure_route_table(
     let table_id = match &existing {
         Some(table) => table.route_table_id().unwrap_or_default().to_string(),
         None => {
-            let created = aws
+            let call = aws
                 .ec2
                 .create_route_table()
                 .vpc_id(vpc_id)
                 .tag_specifications(tags::specification(
                     ResourceType::RouteTable,
                     name_tags(spec, "public"),
-                ))
-                .send()
-                .await
-                .map_err(|e| MecError::from_sdk("CreateRouteTable", e))?;
+                ));
+            let created = send_after_create!("CreateRouteTable", call)?;
             created
                 .route_table()
                 .and_then(|t| t.route_table_id())
@@ -387,14 +389,20 @@ async fn ensure_route_table(
         })
     });
     if !has_default_route {
-        aws.ec2
+        let call = aws
+            .ec2
             .create_route()
             .route_table_id(&table_id)
             .destination_cidr_block("0.0.0.0/0")
-            .gateway_id(igw_id)
-            .send()
-            .await
-            .map_err(|e| MecError::from_sdk("CreateRoute", e))?;
+            .gateway_id(igw_id);
+        let created = send_after_create!("CreateRoute", call);
+        match created {
+            // A retry whose first attempt was applied (its answer lost): the route is there.
+            Err(MecError::AwsError { code, .. }) if code == "RouteAlreadyExists" => {}
+            other => {
+                other?;
+            }
+        }
     }
     for subnet_id in subnet_ids {
         let associated = existing.as_ref().is_some_and(|t| {
@@ -403,30 +411,37 @@ async fn ensure_route_table(
                 .any(|a| a.subnet_id() == Some(*subnet_id))
         });
         if !associated {
-            aws.ec2
+            let call = aws
+                .ec2
                 .associate_route_table()
                 .route_table_id(&table_id)
-                .subnet_id(*subnet_id)
-                .send()
-                .await
-                .map_err(|e| MecError::from_sdk("AssociateRouteTable", e))?;
+                .subnet_id(*subnet_id);
+            let associated = send_after_create!("AssociateRouteTable", call);
+            match associated {
+                // Associated by an attempt whose answer was lost.
+                Err(MecError::AwsError { code, .. }) if code == "Resource.AlreadyAssociated" => {}
+                other => {
+                    other?;
+                }
+            }
         }
     }
     Ok(table_id)
 }
 
-/// One ingress rule as (protocol, port, source), source being a group id or a CIDR.
-type Rule = (String, i32, String);
+/// One ingress rule as (protocol, first port, last port, source), source being a group id or a
+/// CIDR.
+type Rule = (String, i32, i32, String);
 
 /// The rules the cluster group must have: MicroK8s ports from itself, the API from the
 /// allowed CIDRs, nothing else (no port 22: nodes are managed through SSM).
 pub fn wanted_rules(group_id: &str, api_allowed_cidrs: &[String]) -> BTreeSet<Rule> {
     let mut rules: BTreeSet<Rule> = CLUSTER_PORTS
         .iter()
-        .map(|(proto, port)| (proto.to_string(), *port, group_id.to_string()))
+        .map(|(proto, from, to)| (proto.to_string(), *from, *to, group_id.to_string()))
         .collect();
     for cidr in api_allowed_cidrs {
-        rules.insert(("tcp".into(), API_PORT, cidr.clone()));
+        rules.insert(("tcp".into(), API_PORT, API_PORT, cidr.clone()));
     }
     rules
 }
@@ -438,38 +453,30 @@ fn existing_rules(permissions: &[IpPermission]) -> BTreeSet<Rule> {
         let (Some(from), Some(to)) = (p.from_port(), p.to_port()) else {
             continue;
         };
-        for port in from..=to.min(from + 64) {
-            for pair in p.user_id_group_pairs() {
-                rules.insert((
-                    proto.clone(),
-                    port,
-                    pair.group_id().unwrap_or_default().to_string(),
-                ));
-            }
-            for range in p.ip_ranges() {
-                rules.insert((
-                    proto.clone(),
-                    port,
-                    range.cidr_ip().unwrap_or_default().to_string(),
-                ));
-            }
+        let sources = p
+            .user_id_group_pairs()
+            .iter()
+            .filter_map(|pair| pair.group_id())
+            .chain(p.ip_ranges().iter().filter_map(|range| range.cidr_ip()));
+        for source in sources {
+            rules.insert((proto.clone(), from, to, source.to_string()));
         }
     }
     rules
 }
 
 fn to_permission(rule: &Rule) -> IpPermission {
-    let (proto, port, source) = rule;
+    let (proto, from, to, source) = rule;
     let builder = IpPermission::builder()
         .ip_protocol(proto)
-        .from_port(*port)
-        .to_port(*port);
+        .from_port(*from)
+        .to_port(*to);
     if source.starts_with("sg-") {
         builder
             .user_id_group_pairs(
                 UserIdGroupPair::builder()
                     .group_id(source)
-                    .description("MicroK8s traffic between the cluster's nodes")
+                    .description(CLUSTER_RULE_DESCRIPTION)
                     .build(),
             )
             .build()
@@ -478,7 +485,7 @@ fn to_permission(rule: &Rule) -> IpPermission {
             .ip_ranges(
                 IpRange::builder()
                     .cidr_ip(source)
-                    .description("Kubernetes API for operators")
+                    .description(API_RULE_DESCRIPTION)
                     .build(),
             )
             .build()
@@ -504,19 +511,17 @@ async fn ensure_security_group(
             existing_rules(group.ip_permissions()),
         ),
         None => {
-            let created = aws
+            let call = aws
                 .ec2
                 .create_security_group()
                 .group_name(format!("mec-{}-cluster", spec.name))
-                .description("mec MicroK8s cluster nodes")
+                .description(GROUP_DESCRIPTION)
                 .vpc_id(vpc_id)
                 .tag_specifications(tags::specification(
                     ResourceType::SecurityGroup,
                     name_tags(spec, "cluster"),
-                ))
-                .send()
-                .await
-                .map_err(|e| MecError::from_sdk("CreateSecurityGroup", e))?;
+                ));
+            let created = send_after_create!("CreateSecurityGroup", call)?;
             (
                 created.group_id().unwrap_or_default().to_string(),
                 BTreeSet::new(),
@@ -528,14 +533,13 @@ async fn ensure_security_group(
         .map(to_permission)
         .collect();
     if !missing.is_empty() {
-        let result = aws
+        let call = aws
             .ec2
             .authorize_security_group_ingress()
             .group_id(&group_id)
-            .set_ip_permissions(Some(missing))
-            .send()
-            .await;
-        match result.map_err(|e| MecError::from_sdk("AuthorizeSecurityGroupIngress", e)) {
+            .set_ip_permissions(Some(missing));
+        let result = send_after_create!("AuthorizeSecurityGroupIngress", call);
+        match result {
             Ok(_) => {}
             // Another attempt added them in between: the rules we want are there.
             Err(MecError::AwsError { code, .. }) if code == "InvalidPermission.Duplicate" => {}
@@ -552,18 +556,56 @@ mod tests {
     #[test]
     fn rules_open_no_ssh_and_the_api_only_to_allowed_cidrs() {
         let rules = wanted_rules("sg-1", &["203.0.113.0/24".into()]);
-        assert!(rules.iter().all(|(_, port, _)| *port != 22));
+        assert!(rules.iter().all(|(_, from, to, _)| !(*from..=*to).contains(&22)));
         let from_outside: Vec<_> = rules
             .iter()
-            .filter(|(_, _, src)| !src.starts_with("sg-"))
+            .filter(|(_, _, _, src)| !src.starts_with("sg-"))
             .collect();
         assert_eq!(
             from_outside,
-            vec![&("tcp".to_string(), 16443, "203.0.113.0/24".to_string())]
+            vec![&(
+                "tcp".to_string(),
+                16443,
+                16443,
+                "203.0.113.0/24".to_string()
+            )]
         );
-        assert!(rules.contains(&("tcp".into(), 25000, "sg-1".into())));
-        assert!(rules.contains(&("udp".into(), 4789, "sg-1".into())));
-        assert!(!rules.iter().any(|(_, _, src)| src == "0.0.0.0/0"));
+        assert!(rules.contains(&("tcp".into(), 25000, 25000, "sg-1".into())));
+        assert!(rules.contains(&("udp".into(), 4789, 4789, "sg-1".into())));
+        // NodePort services answer on every node.
+        assert!(rules.contains(&("tcp".into(), 30000, 32767, "sg-1".into())));
+        assert!(!rules.iter().any(|(_, _, _, src)| src == "0.0.0.0/0"));
+    }
+
+    /// EC2 API reference, IpRange / UserIdGroupPair `Description` and CreateSecurityGroup
+    /// `GroupDescription`: "a-z, A-Z, 0-9, spaces, and ._-:/()#,@[]+=&;{}!$*", up to 255.
+    fn ec2_description_allowed(text: &str) -> bool {
+        text.len() <= 255
+            && text
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || " ._-:/()#,@[]+=&;{}!$*".contains(c))
+    }
+
+    #[test]
+    fn descriptions_use_only_what_ec2_allows() {
+        for text in [CLUSTER_RULE_DESCRIPTION, API_RULE_DESCRIPTION, GROUP_DESCRIPTION] {
+            assert!(ec2_description_allowed(text), "{text}");
+        }
+        assert!(!ec2_description_allowed("the cluster's nodes"));
+        let permissions: Vec<IpPermission> = wanted_rules("sg-1", &["203.0.113.0/24".into()])
+            .iter()
+            .map(to_permission)
+            .collect();
+        for p in &permissions {
+            let descriptions = p
+                .user_id_group_pairs()
+                .iter()
+                .filter_map(|x| x.description())
+                .chain(p.ip_ranges().iter().filter_map(|x| x.description()));
+            for text in descriptions {
+                assert!(ec2_description_allowed(text), "{text}");
+            }
+        }
     }
 
     #[test]

@@ -150,14 +150,32 @@ async fn builds_the_network_once_however_often_it_runs() {
             .iter()
             .any(|p| p.group_id() == Some(first.security_group_id.as_str()))
         {
-            self_ports.push(permission.from_port().unwrap());
+            self_ports.push((
+                permission.ip_protocol().unwrap().to_string(),
+                permission.from_port().unwrap(),
+                permission.to_port().unwrap(),
+            ));
         }
     }
     assert_eq!(from_cidrs, vec![(16443, "203.0.113.0/24".to_string())]);
     self_ports.sort();
+    let tcp = |from, to| ("tcp".to_string(), from, to);
     assert_eq!(
         self_ports,
-        vec![4789, 10250, 10255, 10257, 10259, 12379, 16443, 19001, 25000]
+        vec![
+            tcp(10250, 10250),
+            tcp(10255, 10255),
+            tcp(10257, 10257),
+            tcp(10259, 10259),
+            tcp(12379, 12379),
+            tcp(16443, 16443),
+            tcp(19001, 19001),
+            tcp(25000, 25000),
+            tcp(30000, 32767),
+            ("udp".to_string(), 4789, 4789),
+            ("udp".to_string(), 30000, 32767),
+        ],
+        "MicroK8s' ports and the NodePort range, from the cluster's own group"
     );
 }
 

@@ -177,11 +177,12 @@ pub async fn progress(
                     .collect::<Vec<_>>()
                     .join("\n");
                 if is_failure(&status) {
+                    let excerpt = failure_excerpt(aws, &command.command_id, &id, &output).await;
                     return Err(MecError::CommandFailed {
                         document: document.to_string(),
                         node: name_of(&id),
                         status: status.as_str().to_string(),
-                        excerpt: tail(&output, EXCERPT_CHARS),
+                        excerpt,
                     });
                 }
                 progress.outputs.insert(id.clone(), output);
@@ -198,6 +199,29 @@ pub async fn progress(
     }
     progress.done = progress.pending == 0;
     Ok(progress)
+}
+
+/// Why a node's command failed: the end of its standard error (the scripts' `error:` line is its
+/// last line), else of its output. ListCommandInvocations keeps only the first 2,500 characters
+/// of a plugin's output, where a long log loses that line; GetCommandInvocation keeps 24,000 of
+/// standard output and 8,000 of standard error (SSM API reference). `listed` (the list's output)
+/// stands in when that call fails: an excerpt never hides the failure itself.
+async fn failure_excerpt(aws: &Aws, command_id: &str, instance_id: &str, listed: &str) -> String {
+    let invocation = aws
+        .ssm
+        .get_command_invocation()
+        .command_id(command_id)
+        .instance_id(instance_id)
+        .send()
+        .await;
+    match invocation {
+        Ok(out) => {
+            let stderr = out.standard_error_content().unwrap_or_default().trim_end();
+            let stdout = out.standard_output_content().unwrap_or_default().trim_end();
+            tail(if stderr.is_empty() { stdout } else { stderr }, EXCERPT_CHARS)
+        }
+        Err(_) => tail(listed, EXCERPT_CHARS),
+    }
 }
 
 fn is_failure(status: &CommandInvocationStatus) -> bool {

@@ -39,7 +39,13 @@ pub async fn list(aws: &Aws, environment: &str) -> Result<Vec<Resource>, MecErro
         .send()
         .await
         .map_err(|e| MecError::from_sdk("DescribeVolumes", e))?;
-    for volume in volumes.volumes() {
+    // A `deleted` volume is gone (DescribeVolumes may still show it for a moment); a `deleting`
+    // one is not gone yet: teardown waits for it.
+    for volume in volumes
+        .volumes()
+        .iter()
+        .filter(|v| v.state() != Some(&aws_sdk_ec2::types::VolumeState::Deleted))
+    {
         push(&mut found, ResourceKind::Volume, volume.volume_id());
     }
 

@@ -18,6 +18,7 @@ use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use tracing::{info, warn};
 
 use crate::aws::Aws;
+use crate::consistency;
 use crate::error::MecError;
 use crate::model::{Market, Network, Node, Subnet};
 use crate::naming;
@@ -25,6 +26,7 @@ use crate::settings::Settings;
 use crate::spec::EnvironmentSpec;
 use crate::tags::{self, Role};
 use crate::user_data;
+use crate::send_after_create;
 
 /// States in which an instance still counts as a node of the environment.
 const LIVE_STATES: &[&str] = &["pending", "running", "stopping", "stopped"];
@@ -215,17 +217,18 @@ async fn tag_index(
     index: u32,
 ) -> Result<(), MecError> {
     let id = instance.instance_id().unwrap_or_default();
-    aws.ec2
-        .create_tags()
-        .resources(id)
-        .tags(tags::tag(tags::INDEX, &index.to_string()))
-        .tags(tags::tag(
-            tags::NAME,
-            &naming::node_name(environment, role, index),
-        ))
-        .send()
-        .await
-        .map_err(|e| MecError::from_sdk("CreateTags", e))?;
+    // Right after RunInstances, EC2 may not know the instance yet (eventual consistency).
+    send_after_create!(
+        "CreateTags",
+        aws.ec2
+            .create_tags()
+            .resources(id)
+            .tags(tags::tag(tags::INDEX, &index.to_string()))
+            .tags(tags::tag(
+                tags::NAME,
+                &naming::node_name(environment, role, index),
+            ))
+    )?;
     Ok(())
 }
 
@@ -321,14 +324,20 @@ fn unknown_type(request: &LaunchRequest<'_>) -> MecError {
     )
 }
 
-/// Error codes after which spot workers are launched on demand instead: no spot capacity, or a
-/// spot-only limit (EC2 API error codes).
+/// Error codes after which spot workers are launched on demand instead (EC2 API error codes): no
+/// spot capacity, a spot-only limit, or no permission for spot — the launch policy lacks the
+/// `spot-instances-request` resource (`UnauthorizedOperation`), or the account has no EC2 Spot
+/// service-linked role and the caller may not create it
+/// (`AuthFailure.ServiceLinkedRoleCreationNotPermitted`). An on-demand launch that is refused
+/// too stops there with its own error.
 pub const SPOT_FALLBACK_CODES: &[&str] = &[
     "InsufficientInstanceCapacity",
     "InsufficientCapacity",
     "UnfulfillableCapacity",
     "MaxSpotInstanceCountExceeded",
     "SpotMaxPriceTooLow",
+    "UnauthorizedOperation",
+    "AuthFailure.ServiceLinkedRoleCreationNotPermitted",
 ];
 
 /// Error codes after which the next availability zone is tried: the zone has no capacity.
@@ -458,8 +467,7 @@ async fn run_batch(
     let mut instance_tags = tags::resource_tags(&spec.name, role, &name, &spec.tags);
     instance_tags.push(tags::tag(tags::MARKET, target.market.as_str()));
     let volume_tags = tags::resource_tags(&spec.name, role, &format!("{name}-root"), &spec.tags);
-    // Batch key: first index and size; attempts (at most 2 markets × a few zones) below 16.
-    let batch = (first * 1000 + indexes.len() as u32) * 16 + target.attempt.min(15);
+    let batch = naming::launch_batch_key(first, indexes.len() as u32, target.attempt);
     let mut call = aws
         .ec2
         .run_instances()
@@ -518,10 +526,25 @@ async fn run_batch(
                 .build(),
         );
     }
-    let out = call.send().await.map_err(|e| {
-        let code = e.code().unwrap_or_default().to_string();
-        (code, MecError::from_sdk("RunInstances", e))
-    })?;
+    // The subnet and security group may have been created moments ago: while EC2 does not know
+    // them yet (eventual consistency), the same call is tried again. Its ClientToken is unused
+    // until a call succeeds.
+    let mut pauses = consistency::DELAYS_MS.iter();
+    let out = loop {
+        match call.clone().send().await {
+            Ok(out) => break out,
+            Err(e) => {
+                let code = e.code().unwrap_or_default().to_string();
+                let err = MecError::from_sdk("RunInstances", e);
+                match pauses.next() {
+                    Some(ms) if consistency::is_not_found(&err) => {
+                        tokio::time::sleep(std::time::Duration::from_millis(*ms)).await;
+                    }
+                    _ => return Err((code, err)),
+                }
+            }
+        }
+    };
     let mut instances = out.instances().to_vec();
     // AMI launch index order = the order of `indexes`, so node numbers follow launch order.
     instances.sort_by_key(|i| i.ami_launch_index().unwrap_or(0));
@@ -639,7 +662,13 @@ mod tests {
         assert_eq!(fallback_for(od, "InsufficientInstanceCapacity"), NextZone);
         assert_eq!(fallback_for(od, "MaxSpotInstanceCountExceeded"), Stop);
         assert_eq!(fallback_for(od, "InstanceLimitExceeded"), Stop);
-        assert_eq!(fallback_for(spot, "UnauthorizedOperation"), Stop);
+        assert_eq!(fallback_for(spot, "UnauthorizedOperation"), NextMarket);
+        assert_eq!(
+            fallback_for(spot, "AuthFailure.ServiceLinkedRoleCreationNotPermitted"),
+            NextMarket
+        );
+        assert_eq!(fallback_for(od, "UnauthorizedOperation"), Stop);
+        assert_eq!(fallback_for(spot, "InvalidParameterValue"), Stop);
         assert_eq!(fallback_for(od, ""), Stop);
     }
 

@@ -76,10 +76,21 @@ pub fn expiry_schedule(environment: &str) -> String {
 
 /// A RunInstances ClientToken: the same for a retry of the same launch within one run, different
 /// for a new run of the same environment (EC2 keeps tokens of terminated instances for a while).
-/// At most 64 ASCII characters, as EC2 requires.
+/// At most [`CLIENT_TOKEN_MAX`] ASCII characters, as EC2 requires ("Ensuring idempotency", EC2
+/// API reference): `mec-<env>-<m|w><batch>-<16 hex>`, at most 62 for a 32-character name.
 pub fn client_token(environment: &str, run_id: &str, role: Role, batch: u32) -> String {
     let digest = fnv1a64(format!("{environment}\n{run_id}\n{}\n{batch}", role.as_str()).as_bytes());
-    format!("mec-{environment}-{}-{batch}-{digest:016x}", role.as_str())
+    let initial = &role.as_str()[..1];
+    format!("mec-{environment}-{initial}{batch}-{digest:016x}")
+}
+
+/// EC2's limit on ClientToken.
+pub const CLIENT_TOKEN_MAX: usize = 64;
+
+/// Identifies one RunInstances attempt of a launch step: the batch's first node index and size,
+/// and the fallback attempt (market × zone) within the batch.
+pub fn launch_batch_key(first_index: u32, batch_size: u32, attempt: u32) -> u32 {
+    (first_index * 1000 + batch_size) * 16 + attempt.min(15)
 }
 
 /// FNV-1a: a stable, dependency-free hash (std's hasher may change between Rust releases).
@@ -104,6 +115,28 @@ mod tests {
         assert_eq!(join_token_parameter("lab-1"), "/mec/lab-1/join-token");
         assert_eq!(kubeconfig_parameter("lab-1"), "/mec/lab-1/kubeconfig");
         assert!(join_token_parameter("lab-1").starts_with(&parameter_prefix("lab-1")));
+    }
+
+    /// Every launch of every valid spec: names of 3 to 32 characters, 1 or 3 masters (one node
+    /// per batch), up to 100 workers in batches of any size, every fallback attempt.
+    #[test]
+    fn client_tokens_fit_ec2_for_every_valid_spec() {
+        let run = "r".repeat(80);
+        for length in [3usize, 16, 31, 32] {
+            let environment = "a".repeat(length);
+            for first in 0..100 {
+                for size in [1, 2, 10, 50, 100 - first] {
+                    for attempt in [0, 1, 15, 40] {
+                        let key = launch_batch_key(first, size, attempt);
+                        for role in [Role::Master, Role::Worker] {
+                            let token = client_token(&environment, &run, role, key);
+                            assert!(token.len() <= CLIENT_TOKEN_MAX, "{token}: {} chars", token.len());
+                            assert!(token.is_ascii());
+                        }
+                    }
+                }
+            }
+        }
     }
 
     #[test]

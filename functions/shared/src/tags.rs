@@ -16,6 +16,9 @@ pub const EXECUTION: &str = "mec:execution";
 pub const EXPIRES_AT: &str = "mec:expires-at";
 /// On the VPC: `DELETING` once a teardown started (a teardown that never finished is reaped).
 pub const STATUS: &str = "mec:status";
+/// On an environment's SSM parameters: its VPC. The node role may read or overwrite a parameter
+/// only from an instance in that VPC (condition on `aws:Ec2InstanceSourceVpc`).
+pub const VPC: &str = "mec:vpc";
 /// `spot` or `on-demand`: how a node was bought, after any fallback.
 pub const MARKET: &str = "mec:market";
 

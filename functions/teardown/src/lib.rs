@@ -177,6 +177,11 @@ async fn mark_deleting(aws: &Aws, environment: &str) -> Result<(), MecError> {
 
 const DELETING: &str = "DELETING";
 
+/// DeleteVolume's answers for a volume that is still attached or already being deleted (EC2
+/// API reference, DeleteVolume: "The volume must be in the available state (not attached to an
+/// instance)"; error codes `VolumeInUse`, `IncorrectState`).
+const VOLUME_BUSY_CODES: &[&str] = &["VolumeInUse", "IncorrectState"];
+
 fn is_not_found(err: &MecError) -> bool {
     matches!(err, MecError::AwsError { code, .. } if code.contains("NotFound") || code == "ParameterNotFound")
 }
@@ -188,12 +193,20 @@ async fn delete(aws: &Aws, resource: &Resource) -> Result<(), MecError> {
     match resource.kind {
         ResourceKind::Instance => Ok(()),
         ResourceKind::Volume => {
-            ec2.delete_volume()
+            let deleted = ec2
+                .delete_volume()
                 .volume_id(id)
                 .send()
                 .await
-                .map_err(|e| MecError::from_sdk("DeleteVolume", e))?;
-            Ok(())
+                .map_err(|e| MecError::from_sdk("DeleteVolume", e));
+            match deleted {
+                // A terminated instance's root volume stays `in-use` while it detaches, then
+                // `deleting`: EC2 deletes it itself (DeleteOnTermination); pass again later.
+                Err(MecError::AwsError { code, message, .. }) if VOLUME_BUSY_CODES.contains(&code.as_str()) => {
+                    Err(MecError::ResourceInUse(format!("DeleteVolume: {code}: {message}")))
+                }
+                other => other.map(|_| ()),
+            }
         }
         ResourceKind::SecurityGroup => {
             ec2.delete_security_group()

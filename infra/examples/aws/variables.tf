@@ -24,7 +24,7 @@ variable "scheduled_environments" {
 variable "api_auth" {
   description = "How the HTTP API authenticates: \"jwt\" (set api_jwt_issuer and api_jwt_audience) or \"iam\"; see the module's variable."
   type        = string
-  default     = "jwt"
+  default     = "iam"
 }
 
 variable "api_jwt_issuer" {

@@ -27,9 +27,11 @@ locals {
       Condition = local.managed_request
     },
     {
+      # The AMI and its snapshots are Canonical's (no account in their ARNs); RunInstances is
+      # also authorized on the AMI's snapshot (Service Authorization Reference, EC2 RunInstances).
       Sid      = "LaunchWithAnyImageAndNewInterfaces"
       Action   = ["ec2:RunInstances"]
-      Resource = ["arn:${local.partition}:ec2:${local.region}::image/*", "${local.ec2_arn}:network-interface/*"]
+      Resource = ["arn:${local.partition}:ec2:${local.region}::image/*", "arn:${local.partition}:ec2:${local.region}::snapshot/*", "${local.ec2_arn}:network-interface/*"]
     },
     {
       Sid       = "LaunchIntoMecNetworks"
@@ -59,6 +61,23 @@ locals {
       Sid      = "ReadUbuntuAmiParameters"
       Action   = ["ssm:GetParameter"]
       Resource = ["arn:${local.partition}:ssm:${local.region}::parameter/aws/service/canonical/*"]
+    },
+  ]
+
+  # Spot workers: RunInstances with spot market options is also authorized on the spot request it
+  # creates, and the account's first spot launch creates EC2 Spot's service-linked role (unless
+  # create_spot_service_linked_role made it). A refusal still falls back to on demand.
+  spot_statements = [
+    {
+      Sid      = "LaunchSpotWorkers"
+      Action   = ["ec2:RunInstances"]
+      Resource = ["${local.ec2_arn}:spot-instances-request/*"]
+    },
+    {
+      Sid       = "CreateSpotServiceLinkedRole"
+      Action    = ["iam:CreateServiceLinkedRole"]
+      Resource  = ["arn:${local.partition}:iam::${local.account}:role/aws-service-role/spot.amazonaws.com/AWSServiceRoleForEC2Spot"]
+      Condition = { StringEquals = { "iam:AWSServiceName" = "spot.amazonaws.com" } }
     },
   ]
 
@@ -98,12 +117,12 @@ locals {
     ]
 
     master  = local.launch_statements
-    workers = local.launch_statements
+    workers = concat(local.launch_statements, local.spot_statements)
 
     install = [
       {
         Sid      = "WatchNodesAndCommands"
-        Action   = ["ec2:DescribeInstances", "ssm:DescribeInstanceInformation", "ssm:ListCommandInvocations"]
+        Action   = ["ec2:DescribeInstances", "ssm:DescribeInstanceInformation", "ssm:ListCommandInvocations", "ssm:GetCommandInvocation"]
         Resource = ["*"]
       },
       {
@@ -137,14 +156,22 @@ locals {
         Condition = { StringEquals = { "ssm:resourceTag/mec:managed-by" = "mec" } }
       },
       {
-        Sid      = "KeepJoinTokens"
-        Action   = ["ssm:PutParameter", "ssm:DeleteParameter"]
+        # The join token and the kubeconfig's parameter, created with the tags (mec:vpc) that
+        # bind the node role to them (PutParameter with Tags needs AddTagsToResource too).
+        Sid      = "KeepEnvironmentSecrets"
+        Action   = ["ssm:PutParameter", "ssm:AddTagsToResource"]
+        Resource = ["${local.ssm_arn}:parameter/mec/*/join-token", "${local.ssm_arn}:parameter/mec/*/kubeconfig"]
+      },
+      {
+        Sid      = "DeleteJoinTokens"
+        Action   = ["ssm:DeleteParameter"]
         Resource = ["${local.ssm_arn}:parameter/mec/*/join-token"]
       },
       {
-        Sid      = "EncryptJoinTokens"
-        Action   = ["kms:Encrypt", "kms:GenerateDataKey"]
-        Resource = [aws_kms_key.mec.arn]
+        Sid       = "EncryptSecrets"
+        Action    = ["kms:Encrypt", "kms:GenerateDataKey"]
+        Resource  = [aws_kms_key.mec.arn]
+        Condition = { StringEquals = { "kms:ViaService" = "ssm.${local.region}.amazonaws.com" } }
       },
     ]
 
@@ -276,4 +303,12 @@ resource "aws_iam_role_policy" "function" {
   name   = "least-privilege"
   role   = aws_iam_role.function[each.key].id
   policy = jsonencode(local.function_policies[each.key])
+}
+
+# EC2 Spot's service-linked role, on request (an account has at most one).
+resource "aws_iam_service_linked_role" "spot" {
+  count = var.create_spot_service_linked_role ? 1 : 0
+
+  aws_service_name = "spot.amazonaws.com"
+  description      = "EC2 Spot instances (mec spot workers)"
 }

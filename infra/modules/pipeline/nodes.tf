@@ -1,4 +1,5 @@
-# The role every cluster node runs with: managed by SSM, and able to read its join token.
+# The role every cluster node runs with: managed by SSM, and able to read its own environment's
+# join token and store its own environment's kubeconfig, nothing of any other environment's.
 
 data "aws_iam_policy_document" "node_assume" {
   statement {
@@ -22,20 +23,57 @@ resource "aws_iam_role_policy_attachment" "node_ssm" {
   policy_arn = "arn:${local.partition}:iam::aws:policy/AmazonSSMManagedInstanceCore"
 }
 
-# The SSM agent resolves {{ssm-secure:/mec/<env>/join-token}} on the node with the node's role,
-# and the first master stores its kubeconfig itself (mec-join publish), so that the kubeconfig
-# never travels through command output.
+# A node reads its environment's join token and the first master stores the kubeconfig, both
+# with the AWS CLI and this role (Run Command resolves no SecureString reference in a document
+# parameter, and the kubeconfig must never travel through command output).
+#
+# One role serves every environment, so each node is bound to its own environment's parameters
+# by their `mec:vpc` tag: `aws:Ec2InstanceSourceVpc` is the VPC of the instance whose role
+# credentials sign the request (IAM global condition keys), present whenever EC2 role credentials
+# are used. AmazonSSMManagedInstanceCore allows ssm:GetParameter(s) on "*": only an explicit
+# Deny narrows that, hence the Deny on every mec parameter whose tag is not the caller's VPC
+# (an untagged parameter or a new one has no such tag: denied too).
+locals {
+  mec_parameters_arn = "arn:${local.partition}:ssm:${local.region}:${local.account}:parameter/mec/*"
+}
+
 data "aws_iam_policy_document" "node_join_token" {
   statement {
-    sid       = "ReadJoinTokens"
-    actions   = ["ssm:GetParameters"]
+    sid       = "ReadOwnJoinToken"
+    actions   = ["ssm:GetParameter"]
     resources = ["arn:${local.partition}:ssm:${local.region}:${local.account}:parameter/mec/*/join-token"]
+    condition {
+      test     = "StringEquals"
+      variable = "aws:ResourceTag/mec:vpc"
+      values   = ["$${aws:Ec2InstanceSourceVpc}"]
+    }
   }
 
   statement {
-    sid       = "StoreKubeconfig"
+    sid       = "StoreOwnKubeconfig"
     actions   = ["ssm:PutParameter"]
     resources = ["arn:${local.partition}:ssm:${local.region}:${local.account}:parameter/mec/*/kubeconfig"]
+    condition {
+      test     = "StringEquals"
+      variable = "aws:ResourceTag/mec:vpc"
+      values   = ["$${aws:Ec2InstanceSourceVpc}"]
+    }
+  }
+
+  statement {
+    sid    = "NoOtherEnvironmentsSecrets"
+    effect = "Deny"
+    actions = [
+      "ssm:GetParameter", "ssm:GetParameters", "ssm:GetParameterHistory", "ssm:GetParametersByPath",
+      "ssm:PutParameter", "ssm:DeleteParameter", "ssm:DeleteParameters", "ssm:LabelParameterVersion",
+      "ssm:AddTagsToResource", "ssm:RemoveTagsFromResource",
+    ]
+    resources = [local.mec_parameters_arn]
+    condition {
+      test     = "StringNotEquals"
+      variable = "aws:ResourceTag/mec:vpc"
+      values   = ["$${aws:Ec2InstanceSourceVpc}"]
+    }
   }
 
   statement {

@@ -195,9 +195,9 @@ variable "tags" {
 }
 
 variable "api_auth" {
-  description = "How API Gateway authenticates HTTP API callers: \"jwt\" (an OIDC/OAuth2 issuer's tokens in the Authorization header; set api_jwt_issuer and api_jwt_audience) or \"iam\" (SigV4-signed requests; grant execute-api:Invoke)."
+  description = "How API Gateway authenticates HTTP API callers: \"iam\" (SigV4-signed requests; grant execute-api:Invoke — the default, which needs nothing outside the account) or \"jwt\" (an OIDC/OAuth2 issuer's tokens in the Authorization header; set api_jwt_issuer and api_jwt_audience)."
   type        = string
-  default     = "jwt"
+  default     = "iam"
 
   validation {
     condition     = contains(["jwt", "iam"], var.api_auth)
@@ -258,4 +258,11 @@ variable "api_throttling_burst_limit" {
     condition     = var.api_throttling_burst_limit >= 1 && var.api_throttling_burst_limit <= 5000 && floor(var.api_throttling_burst_limit) == var.api_throttling_burst_limit
     error_message = "api_throttling_burst_limit must be a whole number from 1 to 5000."
   }
+}
+
+variable "create_spot_service_linked_role" {
+  description = "Create EC2 Spot's service-linked role (AWSServiceRoleForEC2Spot). Leave false when the account has it already (creating it twice fails); without it, the workers function creates it at the first spot launch (it may), or spot launches fall back to on demand."
+  type        = bool
+  default     = false
+  nullable    = false
 }

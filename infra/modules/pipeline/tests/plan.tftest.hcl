@@ -94,6 +94,7 @@ override_resource {
 
 variables {
   lambda_dir       = "./tests/fixtures/lambdas"
+  api_auth         = "jwt"
   api_jwt_issuer   = "https://issuer.example.com/"
   api_jwt_audience = ["mec-portal"]
   api_cors_origins = ["https://portal.example.com"]
@@ -280,7 +281,7 @@ run "api_serves_the_documented_routes_through_the_api_function" {
   }
   assert {
     condition     = alltrue([for r in aws_apigatewayv2_route.api : r.authorization_type == "JWT"])
-    error_message = "Every route is authorized with JWTs by default."
+    error_message = "Every route is authorized with JWTs when api_auth is \"jwt\"."
   }
   assert {
     condition     = aws_apigatewayv2_authorizer.jwt[0].jwt_configuration[0].issuer == "https://issuer.example.com/" && aws_apigatewayv2_authorizer.jwt[0].jwt_configuration[0].audience == toset(["mec-portal"])
