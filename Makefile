@@ -25,7 +25,7 @@ TF_ROOTS := infra/modules/pipeline infra/examples/aws infra/local
 help:
 	@echo "make test     all checks and tests (installs moto into .venv and shellcheck)"
 	@echo "make demo     create -> READY -> delete of an environment in the local world, with live progress"
-	@echo "make schema   regenerate the spec's JSON Schema"
+	@echo "make schema   regenerate the spec's JSON Schema and the published time budgets"
 	@echo "make catalogue  regenerate the add-on cases of mec-join and the README table"
 	@echo "make sizes    release-build the Lambdas and print their sizes"
 	@echo "make bench    time to Ready, cost per environment, cold starts and scale, in the local world"
@@ -62,6 +62,7 @@ clippy:
 documents: venv tools
 	$(PYTHON) tests/lint/check_ssm_documents.py
 	python3 tests/lint/check_addon_catalogue.py
+	python3 tests/lint/check_state_machine_bounds.py
 
 ## Regenerate the add-on cases of the mec-join document and the README table from the catalogue.
 catalogue:

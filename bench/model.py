@@ -42,12 +42,12 @@ LATENCY: dict[str, Figure] = {
     # snap install microk8s (download ~180-220 MB + install hooks). canonical/microk8s#3230: the
     # store snap's install waits for the services (2.5 min saved by not waiting); microk8s#1623:
     # ~5 min on a Core 2 Duo. On a current EC2 instance: ~45 s, of which the download below.
-    "install_seconds": Figure(45.0, "canonical/microk8s#3230, #1623 (weak machine: 5 min); research/microk8s.md"),
+    "install_seconds": Figure(45.0, "canonical/microk8s#3230, #1623 (weak machine: 5 min)"),
     # Share of install_seconds that is the snap download (~200 MB at ~100 Mbit/s from the store).
-    "download_seconds": Figure(20.0, "snap size 170-220 MB (research/microk8s.md) at ~100 Mbit/s"),
+    "download_seconds": Figure(20.0, "snap size 170-220 MB (snapcraft.io/microk8s) at ~100 Mbit/s"),
     # install to `microk8s status --wait-ready`: cold boot to /readyz 45-70 s on a Raspberry Pi 5
     # (linux-digest.com); an EC2 instance is faster: 30 s.
-    "ready_seconds": Figure(30.0, "linux-digest.com MicroK8s cold boot 45-70 s (RPi 5); research/microk8s.md"),
+    "ready_seconds": Figure(30.0, "linux-digest.com MicroK8s cold boot 45-70 s (RPi 5)"),
     # `microk8s join`: "a few seconds" (microk8s.io/docs/clustering); the worker restarts its services.
     "join_seconds": Figure(10.0, "microk8s.io/docs/clustering ('a few seconds')"),
     # join -> node Ready on the master: the join prints "will appear in the nodes list in a few
@@ -63,13 +63,13 @@ LATENCY: dict[str, Figure] = {
 # simulator), so `microk8s enable dns` returns at once and only hostpath-storage waits.
 ADDONS = ["hostpath-storage"]
 # Akraino IEC Type 2: master first, then the workers one by one, with a fixed 60 s wait
-# (research/seed-iec-type2.txt, "Master and Worker nodes are provisioned in this order").
+# (Akraino IEC Type 2 blueprint documentation, "Master and Worker nodes are provisioned in this order").
 IEC_FIXED_WAIT = 60.0
 
 PUBLISHED: list[tuple[str, str, str]] = [
     ("EKS (control plane only)", "~9 min", "AWS What's New 2021-03-19 (EKS cluster creation 40% faster); aws-samples/eks-workshop#1101"),
     ("EKS (end to end, with nodes)", "14-21 min", "aws/containers-roadmap#1227 (2021-10 to 2022-03 comments)"),
-    ("Cluster API MicroK8s on AWS", "~10-14 min", "CAPI MicroK8s providers' README example (research/microk8s.md)"),
+    ("Cluster API MicroK8s on AWS", "~10-14 min", "canonical/cluster-api-bootstrap-provider-microk8s README example"),
     ("k3s on AWS via Terraform", "~5 min", "garutilorenzo/k3s-aws-terraform-cluster README"),
 ]
 

@@ -42,7 +42,10 @@ module "mec" {
   node_poll_seconds      = var.deployed_intervals ? null : 1
   command_poll_seconds   = var.deployed_intervals ? null : 1
   retry_interval_seconds = var.deployed_intervals ? null : 1
-  node_poll_max_attempts = var.deployed_intervals ? null : 15
+  # Nodes boot at once in the local world: a node that is not up in 20 s never will be. The
+  # world's EC2 agrees with itself within 0.5 s (its consistency window): 2 s before a rollback.
+  node_wait_seconds          = var.deployed_intervals ? null : 20
+  consistency_settle_seconds = var.deployed_intervals ? null : 2
 
   scheduled_environments = {
     lab-local = {

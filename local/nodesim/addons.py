@@ -33,6 +33,7 @@ import os
 import re
 from typing import Any
 
+from . import state as st
 from .context import Context, scaled_sleep
 
 # What `microk8s enable <core add-on>` deploys.
@@ -95,9 +96,11 @@ def injected_failure(ctx: Context, what: str) -> int | None:
     return None
 
 
-def add_workloads(s: dict[str, Any], cluster: str, workloads: list[tuple[str, str, str]]) -> None:
+def add_workloads(s: dict[str, Any], cluster: str, workloads: list[tuple[str, str, str]],
+                  peers: bool = False) -> None:
     """Creates workloads (idempotently); unhealthy when the add-on they serve is faulted, or when
-    their images do not exist for the architecture of the cluster's nodes."""
+    their images do not exist for the architecture of the cluster's nodes. `peers`: parts of an
+    application that call each other by Service name (they need the pod network)."""
     addon = current_addon()
     faulted = addon in s["faults"].get("unhealthy_addons", [])
     arm = any(n.get("arch") == "arm64" for n in s["nodes"].values() if n.get("cluster") == cluster)
@@ -106,20 +109,32 @@ def add_workloads(s: dict[str, Any], cluster: str, workloads: list[tuple[str, st
         amd64_only = any(namespace == ns and name.startswith(prefix) for ns, prefix in AMD64_ONLY)
         if not any(w["namespace"] == namespace and w["kind"] == kind and w["name"] == name for w in stored):
             stored.append({"namespace": namespace, "kind": kind, "name": name, "addon": addon,
-                           "healthy": not faulted and not (arm and amd64_only)})
+                           "healthy": not faulted and not (arm and amd64_only), "peers": peers})
         namespaces = s.setdefault("namespaces", {}).setdefault(cluster, [])
         if namespace not in namespaces:
             namespaces.append(namespace)
 
 
 def workloads(s: dict[str, Any], cluster: str) -> list[dict[str, Any]]:
-    """Stored workloads, plus those of core add-ons enabled at install (dns), all healthy."""
+    """Stored workloads, plus those of core add-ons enabled at install (dns), all healthy; those
+    whose pods call other pods (`peers`) are unhealthy while the pod network is cut: the
+    scheduler spreads an application's pods over the nodes, so their calls cross nodes, pod to
+    pod, over Calico's VXLAN (udp 4789, MicroK8s docs "Services and ports")."""
     found = list(s.get("workloads", {}).get(cluster, []))
     for addon in s["addons"].get(cluster, []):
         for namespace, kind, name in CORE.get(addon, []):
             if not any(w["namespace"] == namespace and w["kind"] == kind and w["name"] == name for w in found):
                 found.append({"namespace": namespace, "kind": kind, "name": name, "addon": addon, "healthy": True})
+    if any(w.get("peers") for w in found) and not pod_network_whole(s, cluster):
+        found = [dict(w, healthy=False) if w.get("peers") else w for w in found]
     return found
+
+
+def pod_network_whole(s: dict[str, Any], cluster: str) -> bool:
+    """Every two running nodes of the cluster exchange VXLAN packets both ways (Kubernetes'
+    network model: every pod reaches every other pod, on any node, without NAT)."""
+    live = [i for i, n in s["nodes"].items() if n["installed"] and n["cluster"] == cluster and st.is_up(s, i)]
+    return all(st.reachable(s, a, b, "udp", st.VXLAN_PORT) for a in live for b in live if a != b)
 
 
 def namespaces(s: dict[str, Any], cluster: str) -> set[str]:
@@ -369,9 +384,10 @@ def helm3(ctx: Context, args: list[str]) -> int:
         releases = s.setdefault("helm_releases", {}).setdefault(cluster, {})
         revision = releases.get(f"{namespace}/{release}", {}).get("revision", 0) + 1
         releases[f"{namespace}/{release}"] = {"chart": chart, "version": version, "revision": revision}
-        # A chart's services: modelled as its core deployments.
+        # A chart's services: modelled as its core deployments, which find and call each other
+        # by Service name (EdgeX's core-data, core-metadata and core-command; its UI calls them).
         add_workloads(s, cluster, [(namespace, "deployment", f"{release}-{part}")
-                                   for part in ("core-data", "core-metadata", "core-command", "ui")])
+                                   for part in ("core-data", "core-metadata", "core-command", "ui")], peers=True)
     ctx.out(f"Release \"{release}\" has been {'upgraded' if revision > 1 else 'installed'}. Happy Helming!\n"
             f"NAME: {release}\nNAMESPACE: {namespace}\nSTATUS: deployed\nREVISION: {revision}")
     return 0
@@ -465,7 +481,9 @@ def apply_kustomization(ctx: Context, s: dict[str, Any], cluster: str, url: str)
     with ctx.lock() as s:
         crds = s.setdefault("crds", {}).setdefault(cluster, [])
         crds.extend(c for c in creates if c not in crds)
-        add_workloads(s, cluster, deployed)
+        # Kubeflow Pipelines' parts call each other: ml-pipeline connects to the `mysql` and
+        # `minio-service` Services, the UI and the persistence agent to ml-pipeline.
+        add_workloads(s, cluster, deployed, peers=bool(deployed))
     for crd in creates:
         ctx.out(f"customresourcedefinition.apiextensions.k8s.io/{crd} created")
     for namespace, kind, name in deployed:

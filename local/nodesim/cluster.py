@@ -1,4 +1,4 @@
-"""The caller's handle on one simulated environment: its nodes, latencies, faults and ports.
+"""The caller's handle on one simulated environment: its nodes, latencies, faults and network.
 
 Layout of an environment folder:
     state.json, state.json.lock       the shared cluster state (see state.py)
@@ -167,21 +167,25 @@ class Cluster:
             if instance_id not in s["faults"]["never_ready"]:
                 s["faults"]["never_ready"].append(instance_id)
 
-    # --- the security group ------------------------------------------------------------------
+    # --- the network and the instances' states ------------------------------------------------
 
-    def close_port(self, port: int = st.AGENT_PORT, from_ip: str = "*", to_ip: str = "*") -> None:
+    def set_network(self, flows: dict[str, dict[str, list[str]]] | None,
+                    instances: dict[str, str] | None = None) -> None:
+        """The security groups' verdicts (world/network.py `Network.matrix`): flow key ->
+        destination instance id -> admitted source instance ids; None admits every flow. With
+        `instances`, the instances' EC2 states too (one write)."""
         with st.locked_state(self.state_path) as s:
-            rule = {"port": port, "from": from_ip, "to": to_ip}
-            if rule not in s["closed_ports"]:
-                s["closed_ports"].append(rule)
+            s["network"] = None if flows is None else {"flows": flows}
+            if instances is not None:
+                s["instances"] = dict(instances)
 
-    def open_port(self, port: int = st.AGENT_PORT, from_ip: str = "*", to_ip: str = "*") -> None:
+    def set_instance_state(self, instance_id: str, state: str) -> None:
+        """The instance's EC2 state (running, stopped, shutting-down, terminated, ...)."""
         with st.locked_state(self.state_path) as s:
-            rule = {"port": port, "from": from_ip, "to": to_ip}
-            s["closed_ports"] = [r for r in s["closed_ports"] if r != rule]
+            s.setdefault("instances", {})[instance_id] = state
 
-    def port_open(self, from_ip: str, to_ip: str, port: int) -> bool:
-        return st.port_open(self.state(), from_ip, to_ip, port)
+    def reachable(self, source_id: str, destination_id: str, protocol: str, port: int) -> bool:
+        return st.reachable(self.state(), source_id, destination_id, protocol, port)
 
     def dump(self) -> str:
         return json.dumps(self.state(), indent=1, sort_keys=True)

@@ -5,7 +5,7 @@ Each subcommand parses its arguments as its MicroK8s script does: argparse for s
 add-node, click 7.0 (python3-click of the snap's core20 base) for join, enable and disable,
 getopt for config; wrong arguments fail with that parser's message and exit code.
 
-The cluster rules are MicroK8s' own (see shared/research/microk8s.md): tokens of at least 32
+The cluster rules are MicroK8s' own (canonical/microk8s scripts/wrappers/add_token.py and join.py, the MicroK8s docs on clustering): tokens of at least 32
 characters, single-use without a TTL and consumed even by a failed join, joins only through port
 25000 of a control-plane node, the joining hostname must resolve on that node, one channel
 everywhere. Workers get `var/lock/clustered.lock`, control-plane joiners a dqlite `cluster.yaml`
@@ -108,12 +108,94 @@ def is_worker(ctx: Context) -> bool:
 
 # dqlite keeps three voters and two standbys; further control-plane nodes are spares.
 VOTERS, STANDBYS = 3, 2
+# go-dqlite's app: below three nodes the leader is the only voter (app/roles.go minVoters).
+MIN_VOTERS = 3
 
 
 def dqlite_members(state: dict[str, Any], cluster: str) -> list[dict[str, Any]]:
     """The cluster's control-plane nodes in the order they joined dqlite (the founder first)."""
     control = [n for _, n in members(state, cluster) if n["role"] == "control-plane"]
     return sorted(control, key=lambda n: n.get("joined_at") or 0.0)
+
+
+def control_plane(state: dict[str, Any], cluster: str) -> list[tuple[str, dict[str, Any]]]:
+    """(instance id, node) of the cluster's control-plane nodes, in join order."""
+    control = [(i, n) for i, n in members(state, cluster) if n["role"] == "control-plane"]
+    return sorted(control, key=lambda item: item[1].get("joined_at") or 0.0)
+
+
+def dqlite_linked(state: dict[str, Any], a: str, b: str) -> bool:
+    """Raft traffic both ways between two control-plane nodes (tcp 19001)."""
+    return st.reachable(state, a, b, "tcp", st.DQLITE_PORT) and st.reachable(state, b, a, "tcp", st.DQLITE_PORT)
+
+
+def dqlite_view(state: dict[str, Any], cluster: str) -> tuple[list[tuple[str, dict[str, Any]]], str | None, set[str]]:
+    """(the raft configuration in join order, its leader, the members online).
+
+    In the configuration: the founder, and every control-plane joiner that reached the leader
+    over 19001 at its join or since (its k8s-dqlite keeps trying to join: update_dqlite in
+    scripts/wrappers/join.py starts it with the voters in init.yaml). A member once in stays in,
+    online or not (raft never drops a member by itself). The leader: the first member up in join
+    order. Online: up and linked with the leader over 19001."""
+    control = control_plane(state, cluster)
+    recorded = [(i, n) for i, n in control if i == cluster or n.get("dqlite_member")]
+    leader = next((i for i, _ in recorded if st.is_up(state, i)), None)
+    if leader is None:
+        return recorded, None, set()
+    online = {i for i, _ in control if i == leader or dqlite_linked(state, i, leader)}
+    config = [(i, n) for i, n in control if any(i == r for r, _ in recorded) or i in online]
+    return config, leader, online
+
+
+def dqlite_roles(state: dict[str, Any], cluster: str) -> list[tuple[str, dict[str, Any], str]]:
+    """(instance id, node, voter|standby|spare) as go-dqlite's roles adjustment leaves them
+    (canonical/go-dqlite app/roles.go Adjust): a cluster under three nodes has one voter, the
+    leader; otherwise roles follow the join order, online stand-bys then spares are promoted
+    while fewer than three voters are online, an offline voter is demoted only once three are
+    online (else it stays a voter), and likewise for the stand-bys."""
+    config, leader, online = dqlite_view(state, cluster)
+    if len(config) < MIN_VOTERS:
+        first = leader or (config[0][0] if config else None)
+        return [(i, n, "voter" if i == first else "spare") for i, n in config]
+    roles = {i: "voter" if k < VOTERS else "standby" if k < VOTERS + STANDBYS else "spare"
+             for k, (i, _) in enumerate(config)}
+
+    def having(role: str, up: bool) -> list[str]:
+        return [i for i, _ in config if roles[i] == role and (i in online) == up]
+
+    for role, target, donors in (("voter", VOTERS, ("standby", "spare")), ("standby", STANDBYS, ("spare",))):
+        while len(having(role, True)) < target:
+            candidates = [i for donor in donors for i in having(donor, True)]
+            if not candidates:
+                break
+            roles[candidates[0]] = role
+        if len(having(role, True)) >= target:
+            for i in having(role, False):
+                roles[i] = "spare"
+    return [(i, n, roles[i]) for i, n in config]
+
+
+def api_servers(state: dict[str, Any], cluster: str) -> list[str]:
+    """The control-plane nodes whose API server serves: those online in the datastore (an API
+    server whose k8s-dqlite is cut from the leader has no datastore)."""
+    _, _, online = dqlite_view(state, cluster)
+    return [i for i, _ in control_plane(state, cluster) if i in online]
+
+
+def ready_in_cluster(state: dict[str, Any], instance_id: str, now: float) -> bool:
+    """The node's Ready condition as the control plane sees it: the kubelet posts its status to
+    the API server (Kubernetes docs, "Nodes", Heartbeats: "updates to the .status of a Node" and
+    Lease objects, both sent by the kubelet), so a node is Ready when it runs, is ready itself,
+    and its kubelet reaches an API server: a control-plane node its own (which needs the
+    datastore), a worker one of the control plane's over tcp 16443 through its apiserver-proxy.
+    A node that is down or cut off stops posting and turns Unknown."""
+    if not st.is_up(state, instance_id) or not st.is_ready(state, instance_id, now):
+        return False
+    node = state["nodes"][instance_id]
+    serving = api_servers(state, node["cluster"])
+    if node["role"] == "worker":
+        return any(st.reachable(state, instance_id, server, "tcp", st.API_PORT) for server in serving)
+    return instance_id in serving
 
 
 def members(state: dict[str, Any], cluster: str) -> list[tuple[str, dict[str, Any]]]:
@@ -227,11 +309,10 @@ NOT_RUNNING = "microk8s is not running. Use microk8s inspect for a deeper inspec
 
 def dqlite_info(s: dict[str, Any], cluster: str) -> list[tuple[str, str]]:
     """get_dqlite_info: (address, voter|standby|spare) of the cluster's dqlite members."""
-    control = dqlite_members(s, cluster)
-    if len(control) <= 1:
+    roles = dqlite_roles(s, cluster)
+    if len(roles) <= 1:
         return [("127.0.0.1:19001", "voter")]
-    roles = ["voter"] * VOTERS + ["standby"] * STANDBYS
-    return [(f"{n['private_ip']}:19001", roles[k] if k < len(roles) else "spare") for k, n in enumerate(control)]
+    return [(f"{n['private_ip']}:19001", role) for _, n, role in roles]
 
 
 def print_pretty(ctx: Context, s: dict[str, Any], ready: bool, enabled: list[dict[str, Any]],
@@ -461,8 +542,9 @@ def check_join(s: dict[str, Any], me_id: str, hostname: str, addr: str, port: in
     if me["cluster"] != me_id or others:
         raise JoinRefused("Connection failed. This node is already part of a cluster. Use 'microk8s leave' first (400).")
     found = st.node_by_ip(s, addr)
-    if found is None or port != st.AGENT_PORT or not st.port_open(s, me["private_ip"], addr, port):
-        # Nothing answers (or a security group drops the packets): the request times out.
+    if found is None or port != st.AGENT_PORT or not st.reachable(s, me_id, found[0], "tcp", st.AGENT_PORT):
+        # Nothing answers (no such node, it is down, or a security group drops the packets):
+        # the request times out.
         raise JoinRefused(f"Connection failed. Timeout connecting to {addr}:{port} (is the port open?).", 1)
     target_id, target = found
     target_is_worker = (Path(target["root"]) / CLUSTERED_LOCK).is_file()
@@ -557,8 +639,14 @@ def join(ctx: Context, args: list[str]) -> int:
         me["cluster"] = s["nodes"][target_id]["cluster"]
         me["role"] = "worker" if worker else "control-plane"
         me["joined_at"] = time.time()
+        # update_dqlite: the joiner's k8s-dqlite joins through the leader over 19001.
+        _, leader, _ = dqlite_view(s, me["cluster"])
+        in_datastore = not worker and leader is not None and dqlite_linked(s, ctx.instance_id, leader)
+        if in_datastore:
+            me["dqlite_member"] = True
         control = dqlite_members(s, me["cluster"])
         target_root = Path(s["nodes"][target_id]["root"])
+        time_scale = s["time_scale"]
         my_ips = [me["private_ip"], *me.get("extra_sans", [])]
     from . import pki
 
@@ -584,7 +672,13 @@ def join(ctx: Context, args: list[str]) -> int:
             path = Path(n["root"]) / DQLITE_CLUSTER
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(body)
-        ctx.out("Waiting for this node to finish joining the cluster. .. .. ..")
+        if in_datastore:
+            ctx.out("Waiting for this node to finish joining the cluster. .. .. ..")
+        else:
+            # update_dqlite waits ten times for the node to appear in the datastore (a 4 s
+            # query, then 2 s), then goes on: the join still ends well, the node has no datastore.
+            scaled_sleep(60.0 * time_scale)
+            ctx.out("Waiting for this node to finish joining the cluster. " + " ".join([".."] * 10) + " ")
     ctx.out("Successfully joined the cluster.")
     return 0
 
@@ -603,7 +697,7 @@ def api_available(ctx: Context) -> dict[str, Any] | None:
 def node_object(s: dict[str, Any], instance_id: str, now: float) -> dict[str, Any]:
     n = s["nodes"][instance_id]
     role = "microk8s-worker" if n["role"] == "worker" else "microk8s-controlplane"
-    ready = st.is_ready(s, instance_id, now)
+    ready = ready_in_cluster(s, instance_id, now)
     return {
         "apiVersion": "v1",
         "kind": "Node",
@@ -640,6 +734,8 @@ def kubectl(ctx: Context, args: list[str]) -> int:
     s = api_available(ctx)
     if s is None:
         return 1
+    if args[:2] == ["get", "--raw"] and len(args) == 3 and NODE_PROXY.match(args[2]):
+        return node_proxy(ctx, s, args[2])
     if args[:2] not in (["get", "nodes"], ["get", "node"], ["get", "no"]):
         return addon_sim.kubectl(ctx, s, args)
     now = time.time()
@@ -658,6 +754,34 @@ def kubectl(ctx: Context, args: list[str]) -> int:
         ctx.out(f"{item['metadata']['name']:<24} {'Ready' if ready else 'NotReady':<9} "
                 f"{'<none>':<7} {kubelet}")
     return 0
+
+
+# The API server's node proxy: /api/v1/nodes/<name>[:<port>]/proxy/<path>, served by dialling
+# the node's kubelet (tcp 10250).
+NODE_PROXY = re.compile(r"^/api/v1/nodes/([^/:]+)(?::[0-9]+)?/proxy(/.*)?$")
+
+
+def node_proxy(ctx: Context, s: dict[str, Any], path: str) -> int:
+    """`kubectl get --raw /api/v1/nodes/NAME/proxy/healthz`: this node's API server dials the
+    named node's kubelet on tcp 10250. When the dial fails the proxy answers 503
+    (k8s.io/apimachinery pkg/util/proxy/transport.go: NewServiceUnavailable("error trying to
+    reach service: " + the dial error)) and kubectl prints it as `Error from server
+    (ServiceUnavailable): ...`; a dropped packet is Go's `dial tcp ADDR: i/o timeout`."""
+    match = NODE_PROXY.match(path)
+    assert match is not None
+    name, rest = match.group(1), match.group(2) or "/"
+    cluster = s["nodes"][ctx.instance_id]["cluster"]
+    found = [(i, n) for i, n in members(s, cluster) if n["node_name"] == name]
+    if not found:
+        return ctx.error(f'Error from server (NotFound): nodes "{name}" not found')
+    target_id, target = found[0]
+    if not st.reachable(s, ctx.instance_id, target_id, "tcp", st.KUBELET_PORT):
+        return ctx.error("Error from server (ServiceUnavailable): error trying to reach service: "
+                         f"dial tcp {target['private_ip']}:{st.KUBELET_PORT}: i/o timeout")
+    if rest == "/healthz":
+        ctx.out("ok")
+        return 0
+    return ctx.error(f"nodesim: kubelet path {rest} is not simulated")
 
 
 CONFIG_HELP = ("Usage: microk8s config [OPTIONS]\n\nRetrieve the client config, similar to microk8s kubectl config "

@@ -45,6 +45,10 @@ from .cluster import Node
 # How a script's process starts: subprocess.Popen, or the local world's registry
 # (world/processes.py), which stops every script still running when the world stops.
 spawn: Callable[..., subprocess.Popen] = subprocess.Popen
+# Held while a script file is written and while a process is forked: a child forked while another
+# thread still has a script open for writing inherits that descriptor until it execs, and the
+# kernel refuses to execute a file open for writing ("Text file busy", exit 126).
+FORK_LOCK = threading.Lock()
 # Called with each script's process once it has ended and been reaped.
 reaped: Callable[[subprocess.Popen], None] = lambda process: None
 
@@ -234,8 +238,9 @@ def run_shell(
     run_dir = node.node_dir / "runs" / f"{time.time_ns()}-{uuid.uuid4().hex[:8]}"
     run_dir.mkdir(parents=True)
     path = run_dir / "_script.sh"
-    path.write_text(script + "\n")
-    path.chmod(0o700)
+    with FORK_LOCK:
+        path.write_text(script + "\n")
+        path.chmod(0o700)
     environment = node_environment(node, invocation, rules)
     if user_data:
         # cloud-init executes the file; its environment is not the agent's.
@@ -248,15 +253,16 @@ def run_shell(
         command, cwd = ["/bin/bash", str(path)], run_dir
     cwd.mkdir(parents=True, exist_ok=True)
     started_at, started = time.time(), time.monotonic()
-    proc = spawn(
-        command,
-        cwd=cwd,
-        env=environment,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        start_new_session=True,  # its own process group, which a timeout or cancel kills
-    )
+    with FORK_LOCK:
+        proc = spawn(
+            command,
+            cwd=cwd,
+            env=environment,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            start_new_session=True,  # its own process group, which a timeout or cancel kills
+        )
     out, err = _Capture(proc.stdout), _Capture(proc.stderr)
     out.start()
     err.start()

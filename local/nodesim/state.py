@@ -20,10 +20,29 @@ from typing import Any, Iterator
 
 STATE_VERSION = 1
 AGENT_PORT = 25000
+API_PORT = 16443
+KUBELET_PORT = 10250
+DQLITE_PORT = 19001
+VXLAN_PORT = 4789
+
+# The flows between nodes the simulated cluster uses, and what for (MicroK8s docs, "Services and
+# ports", microk8s.io/docs/services-and-ports: 16443 API server, 10250 kubelet, 25000
+# cluster-agent, 19001 dqlite, 4789/udp "Calico networking with VXLAN enabled"). The world
+# (world/network.py) decides each from the security groups; the state keeps the result.
+FLOWS: dict[tuple[str, int], str] = {
+    ("tcp", AGENT_PORT): "cluster agent: a joining node -> the control-plane node it contacts "
+                         "(join request, certificate signing: scripts/wrappers/join.py)",
+    ("tcp", DQLITE_PORT): "dqlite: between the control-plane nodes (the datastore's raft)",
+    ("tcp", API_PORT): "API server: a worker's kubelet and kube-proxy, through its apiserver-proxy, "
+                       "-> the control-plane nodes (join.py update_apiserver_proxy)",
+    ("tcp", KUBELET_PORT): "kubelet API: the API server -> a node's kubelet (logs, exec, node proxy)",
+    ("udp", VXLAN_PORT): "Calico VXLAN: pod traffic between nodes",
+}
 
 
 def new_state(environment: str, key_pool: str = "") -> dict[str, Any]:
-    """An empty environment: no nodes, every port open, no latency, no fault, real time.
+    """An empty environment: no nodes, no network known (every flow admitted), no latency, no
+    fault, real time.
     `key_pool`: the folder of pooled RSA keys (pki.py), resolved by the process that creates
     the state (a node's HOME is its own folder)."""
     return {
@@ -47,8 +66,13 @@ def new_state(environment: str, key_pool: str = "") -> dict[str, Any]:
             "fail_addons": [],
             "unhealthy_addons": [],
         },
-        # Simulated security group: a rule closes `port` from `from` to `to` ("*" = any).
-        "closed_ports": [],
+        # The security groups, as the world evaluates them (world/network.py): {"flows": {flow
+        # key: {destination instance id: [admitted source instance ids]}}}. None: no network
+        # known (the simulator without the world), every flow admitted.
+        "network": None,
+        # instance id -> its EC2 state (pending, running, stopping, stopped, shutting-down,
+        # terminated); absent: running.
+        "instances": {},
         "nodes": {},
         # {"node": minted-on instance id, "sha256": hex, "expires": epoch | None, "single_use": bool}
         "tokens": [],
@@ -141,16 +165,29 @@ def write_atomically(state_path: Path, state: dict[str, Any]) -> None:
     os.replace(tmp, state_path)
 
 
-def port_open(state: dict[str, Any], from_ip: str, to_ip: str, port: int) -> bool:
-    """The simulated security group: open unless a rule closes this port for this pair."""
-    for rule in state["closed_ports"]:
-        if (
-            rule["port"] == port
-            and rule["from"] in ("*", from_ip)
-            and rule["to"] in ("*", to_ip)
-        ):
-            return False
-    return True
+def flow_key(protocol: str, port: int) -> str:
+    return f"{protocol}/{port}"
+
+
+def reachable(state: dict[str, Any], source_id: str, destination_id: str, protocol: str, port: int) -> bool:
+    """Whether the network admits (protocol, port) from one node to another: both instances up
+    and the matrix naming the source (a node reaches itself: loopback never leaves it)."""
+    if (protocol, port) not in FLOWS:
+        raise ValueError(f"nodesim: flow {flow_key(protocol, port)} is not modelled")
+    if source_id == destination_id:
+        return is_up(state, source_id)
+    if not (is_up(state, source_id) and is_up(state, destination_id)):
+        return False
+    network = state.get("network")
+    if network is None:
+        return True
+    return source_id in network["flows"].get(flow_key(protocol, port), {}).get(destination_id, [])
+
+
+def is_up(state: dict[str, Any], instance_id: str) -> bool:
+    """The instance runs (EC2 User Guide, "Amazon EC2 instance state changes"): a stopped,
+    shutting-down or terminated one answers nothing and runs nothing."""
+    return state.get("instances", {}).get(instance_id, "running") == "running"
 
 
 def node_by_ip(state: dict[str, Any], ip: str) -> tuple[str, dict[str, Any]] | None:

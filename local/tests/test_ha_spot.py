@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from test_nodesim import JOIN, Env, ok
+from test_nodesim import CLUSTER_GROUP, JOIN, MEC_RULES, Env, ok, security_groups
 from conftest import client, run, tagged
 from test_pipeline_e2e import kubectl_nodes
 
@@ -84,7 +84,11 @@ def test_a_master_that_cannot_join_fails_verify(tmp_path: Path) -> None:
     env = Env(tmp_path, masters=3, workers=1)
     ok(env.install())
     ok([env.mint()])
-    env.cluster.close_port(25000, from_ip=env.masters[2].private_ip)
+    # The third master is in another group, which the cluster group's rules do not name: its
+    # packets to the first master's cluster agent (tcp 25000) are dropped.
+    security_groups(env, {CLUSTER_GROUP: [(p, a, b, CLUSTER_GROUP) for p, a, b in MEC_RULES],
+                          "sg-other": [(p, a, b, CLUSTER_GROUP) for p, a, b in MEC_RULES]},
+                    membership={env.masters[2].instance_id: ["sg-other"]})
     ok(env.join(env.masters[1:2], as_worker="false"))
     assert env.join(env.masters[2:], as_worker="false")[0].status == "Failed"
     ok(env.join(env.workers))

@@ -130,6 +130,46 @@ class Env:
         return result
 
 
+# mec's cluster group (functions/network/src/lib.rs CLUSTER_PORTS): every MicroK8s port from the
+# group itself, as (protocol, first port, last port).
+CLUSTER_GROUP = "sg-cluster"
+MEC_RULES: tuple[tuple[str, int, int], ...] = (
+    ("tcp", 16443, 16443), ("tcp", 25000, 25000), ("tcp", 19001, 19001), ("tcp", 12379, 12379),
+    ("tcp", 10250, 10250), ("tcp", 10255, 10255), ("tcp", 10257, 10257), ("tcp", 10259, 10259),
+    ("udp", 4789, 4789), ("tcp", 30000, 32767), ("udp", 30000, 32767),
+)
+
+
+def security_groups(env: Env, rules: dict[str, list[tuple[str, int, int, str]]] | None = None,
+                    membership: dict[str, list[str]] | None = None,
+                    states: dict[str, str] | None = None) -> None:
+    """Gives the environment a network as the world computes it from EC2 security groups
+    (world/network.py): `rules` maps a group to its ingress rules (protocol, first port, last
+    port, source group id or CIDR), by default mec's cluster group; `membership` maps an instance
+    to its groups (default: every node in the cluster group); `states` the instances' EC2 states."""
+    sys.path.insert(0, str(ROOT / "local"))
+    from world.network import Group, Host, Network, Permission
+
+    if rules is None:
+        rules = {CLUSTER_GROUP: [(p, a, b, CLUSTER_GROUP) for p, a, b in MEC_RULES]}
+    groups = {}
+    for group_id, ingress in rules.items():
+        permissions = tuple(Permission(p, a, b, frozenset([s]) if s.startswith("sg-") else frozenset(),
+                                       () if s.startswith("sg-") else (s,)) for p, a, b, s in ingress)
+        groups[group_id] = Group(group_id, permissions)
+    membership = membership or {}
+    states = states or {}
+    hosts = [Host(n.instance_id, n.private_ip, frozenset(membership.get(n.instance_id, [CLUSTER_GROUP])),
+                  states.get(n.instance_id, "running")) for n in env.nodes]
+    view = Network(hosts, groups).view()
+    env.cluster.set_network(view["flows"], view["instances"])
+
+
+def without(*dropped: tuple[str, int]) -> dict[str, list[tuple[str, int, int, str]]]:
+    """mec's cluster group without the rules for these (protocol, port)."""
+    return {CLUSTER_GROUP: [(p, a, b, CLUSTER_GROUP) for p, a, b in MEC_RULES if (p, a) not in dropped]}
+
+
 def ok(results: list[Result]) -> None:
     for r in results:
         assert (r.status, r.exit_code) == ("Success", 0), (r.instance_id, r.stdout, r.stderr)
@@ -374,12 +414,14 @@ def test_join_to_a_non_master_address(installed: Env) -> None:
 
 
 def test_closed_agent_port(installed: Env) -> None:
+    """The security groups without tcp 25000 (the cluster agent): the join times out; with
+    mec's rules it goes through."""
     env = installed
     ok([env.mint()])
-    env.cluster.close_port(25000, to_ip=env.masters[0].private_ip)
-    assert not env.cluster.port_open("10.42.1.10", "10.42.0.10", 25000)
+    security_groups(env, without(("tcp", 25000)))
+    assert not env.cluster.reachable("i-w0", "i-m0", "tcp", 25000)
     failed(env.join(env.workers[:1])[0], "Timeout connecting to 10.42.0.10:25000")
-    env.cluster.open_port(25000, to_ip=env.masters[0].private_ip)
+    security_groups(env)
     ok(env.join(env.workers[:1]))
 
 

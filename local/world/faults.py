@@ -21,7 +21,8 @@ test (or a person) can change them while the world runs.
       "never_register": ["lab-1-worker-0"],        # SSM never reports these nodes Online
       "fail_install": ["lab-1-worker-1"],          # the install document fails on these nodes
       "never_ready": ["lab-1-worker-1"],           # joined, but never Ready on the master
-      "closed_ports": [25000],                     # the cluster's security group lacks these ports
+      "closed_ports": [25000],                     # the nodes' groups lose their tcp/udp rules
+                                                   #   for these ports (world/network.py)
       "capacity": {"spot": true, "on_demand": false,   # RunInstances answers "no capacity" for
                    "azs": ["us-east-1a"]},             #   these markets in these zones (empty or
                                                    #   absent azs: every zone); "code" overrides

@@ -37,6 +37,11 @@ The model (always on):
 - CancelCommand: Pending/Delayed invocations are Cancelled at once (ResponseCode -1); running ones
   are Cancelling until the agent has SIGKILLed the script's process group (runner.py); unknown
   command: InvalidCommandId (botocore CancelCommand errors).
+- The network between nodes is the environment's security groups, evaluated per flow (protocol,
+  port, source and destination instance) with the instances' states, refreshed into the
+  environment's cluster state whenever a node is touched (a command, a boot) and after
+  Terminate/Stop/StartInstances and security group rule changes (world/network.py); the
+  `closed_ports` fault revokes the group rules for those ports.
 - The agent's execution timeout (the document's timeoutSeconds, 5–172800 else 3600) and the
   delivery timeout run for their seconds x `command_timeout_scale` (faults.json, default 1; tests
   shorten them).
@@ -70,11 +75,10 @@ from moto.ssm.responses import SimpleSystemManagerResponse
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import nodesim  # noqa: E402
 from world import iam  # noqa: E402
+from world import network  # noqa: E402
 from nodesim import document, runner  # noqa: E402
 from world.errors import aws_error  # noqa: E402
 
-# The MicroK8s cluster agent, which joins go through.
-JOIN_PORT = 25000
 # Real seconds a node's user data may run (its own waits are scaled, like every latency).
 USER_DATA_TIMEOUT = 600.0
 # How often the scheduler looks at a command's queue, delivery and expiry.
@@ -290,7 +294,7 @@ class RunCommand:
     def _node(self, ec2: Any, instance_id: str, region: str = "us-east-1") -> nodesim.Node:
         """The instance as a simulated node, in its environment's cluster, with today's faults."""
         instance = ec2.get_instance(instance_id)
-        environment = self._tag(ec2, instance_id, "mec:environment", "untagged")
+        environment = network.environment_of(ec2, instance_id)
         name = self._tag(ec2, instance_id, "Name", instance_id)
         faults = self.faults.current()
         cluster = nodesim.Cluster(self.world_dir / "clusters" / environment, environment)
@@ -314,37 +318,29 @@ class RunCommand:
         cluster.addon_faults(faults["fail_addons"], faults["unhealthy_addons"])
         cluster.set_architecture(instance_id, architecture(instance.instance_type))
         for port in faults["closed_ports"]:
-            self._revoke(instance, int(port))
-        # Joins reach the master's agent on 25000 only if the emulator's security groups let
-        # the cluster's nodes in: the simulated network follows the real rules.
-        if self._admits(instance, JOIN_PORT):
-            cluster.open_port(JOIN_PORT)
-        else:
-            cluster.close_port(JOIN_PORT)
+            network.revoke_port(instance, int(port))
+        # The environment's security groups, evaluated for every flow the cluster uses, and its
+        # instances' states (world/network.py): the stand-ins decide joins, readiness and pod
+        # traffic from them.
+        view = network.from_moto(ec2, environment).view()
+        cluster.set_network(view["flows"], view["instances"])
         return node
 
-    @staticmethod
-    def _covers(rule: Any, port: int) -> bool:
-        protocol_ok = rule.ip_protocol in ("tcp", "6", "-1")
-        if rule.ip_protocol == "-1":
-            return True
-        return protocol_ok and rule.from_port is not None and rule.from_port <= port <= rule.to_port
-
-    def _admits(self, instance: Any, port: int) -> bool:
-        """True when one of the instance's groups admits `port` from one of its groups (or anywhere)."""
-        group_ids = {g.id for g in instance.security_groups}
-        for group in instance.security_groups:
-            for rule in group.ingress_rules:
-                if not self._covers(rule, port):
-                    continue
-                if rule.source_group.get("GroupId") in group_ids or rule.ip_range.get("CidrIp") == "0.0.0.0/0":
-                    return True
-        return False
-
-    def _revoke(self, instance: Any, port: int) -> None:
-        """Fault `closed_ports`: the environment's security group loses its rules for `port`."""
-        for group in instance.security_groups:
-            group.ingress_rules = [r for r in group.ingress_rules if not (self._covers(r, port) and r.ip_protocol != "-1")]
+    def refresh_networks(self, ec2: Any, instance_ids: list[str] | None = None) -> None:
+        """After a change the stand-ins must see before the next command (an instance stopped or
+        terminated, a group's rules changed): the networks of the instances' environments, or
+        of every environment the world has a cluster for."""
+        clusters = self.world_dir / "clusters"
+        if instance_ids is None:
+            environments = {d.name for d in clusters.iterdir() if d.is_dir()} if clusters.is_dir() else set()
+        else:
+            environments = {network.environment_of(ec2, i) for i in instance_ids}
+        for environment in sorted(environments):
+            try:
+                network.refresh(ec2, clusters, environment)
+            except Exception as error:  # noqa: BLE001 - the EC2 call succeeded; the next command refreshes again
+                print(f"(local world) network refresh of {environment} failed: {type(error).__name__}: {error}",
+                      file=sys.stderr, flush=True)
 
     def registered(self, ec2: Any, instance_id: str) -> bool:
         """The instance's agent has registered with SSM: it booted once, for the boot and
@@ -811,6 +807,27 @@ def install(service: RunCommand) -> None:
         return reservation
 
     EC2Backend.run_instances = launch  # type: ignore[method-assign]
+
+    def refreshing(name: str, ids_of: Callable[[tuple[Any, ...], dict[str, Any]], list[str] | None]) -> None:
+        """After `name` the stand-ins see the instances' new states or the groups' new rules."""
+        original = getattr(EC2Backend, name)
+
+        def changed(self: Any, *args: Any, **kwargs: Any) -> Any:
+            result = original(self, *args, **kwargs)
+            service.refresh_networks(self, ids_of(args, kwargs))
+            return result
+
+        setattr(EC2Backend, name, changed)
+
+    def instance_ids(args: tuple[Any, ...], kwargs: dict[str, Any]) -> list[str] | None:
+        return list(args[0] if args else kwargs.get("instance_ids") or [])
+
+    for name in ("terminate_instances", "stop_instances", "start_instances"):
+        refreshing(name, instance_ids)
+    for name in ("authorize_security_group_ingress", "revoke_security_group_ingress",
+                 "authorize_security_group_egress", "revoke_security_group_egress",
+                 "modify_instance_attribute", "modify_network_interface_attribute"):
+        refreshing(name, lambda args, kwargs: None)
     for operation in ["send_command", "list_command_invocations", "get_command_invocation", "list_commands", "cancel_command", "describe_instance_information"]:
         def handler(self: SimpleSystemManagerResponse, _op: str = operation) -> Any:
             try:

@@ -78,7 +78,7 @@ def build(args: argparse.Namespace, world: dict[str, Any]) -> None:
     from world.lambda_host import LambdaHost
     from world.runcommand import RunCommand, install
 
-    # Modes first: switching later would use other stores (research/local-emulation.md).
+    # Modes first: switching later would use other stores (moto's config switches the backends' stores).
     default_user_config["lambda"] = {"use_docker": False}
     default_user_config["stepfunctions"] = {"execute_state_machine": True}
     extensions.install_extensions()

@@ -4,10 +4,11 @@
 For each document: the YAML loads (duplicate keys are an error); schemaVersion is "2.2"; every
 parameter is a String with a description whose default satisfies its allowedPattern and
 allowedValues; every mainStep is aws:runShellScript with a runCommand list of strings; every
-{{ name }} in the steps is a declared parameter and every declared parameter is used; inside the
-script, a placeholder appears only as a single-quoted assignment (NAME='{{ name }}', for parameters
-constrained by allowedPattern or allowedValues) or alone on a line (the body of a quoted
-here-document). The script is then rendered with a sample value per parameter (checked against the
+{{ name }} in the steps is a declared parameter and every declared parameter is used; every
+parameter is constrained by allowedPattern or allowedValues (so that no value can break out of
+the script's quoting: no secret travels as a parameter, the nodes read secrets with their own
+role), and inside the script a placeholder appears only as a single-quoted assignment
+(NAME='{{ name }}'). The script is then rendered with a sample value per parameter (checked against the
 parameter's constraints with re.fullmatch) and checked with `bash -n` and
 `shellcheck -s bash -S style`. The nodes' user data scripts (functions/*/userdata/*.sh) get the
 same two checks.
@@ -43,7 +44,7 @@ PARAMETER_NAME = re.compile(r"[A-Za-z0-9_]+")
 SAMPLES = {
     "channel": "1.32/stable",
     "hosts": "10.42.0.10=lab-1-master-0,10.42.0.11=lab-1-worker-0",
-    "token": "Abcdefghijklmnopqrstuvwxyz012345",
+    "tokenParameter": "/mec/lab-1/join-token",
     "masterAddress": "10.42.0.10",
     "apiAddress": "203.0.113.10",
     "kubeconfigParameter": "/mec/lab-1/kubeconfig",
@@ -153,31 +154,24 @@ def step_strings(value):
 
 
 def check_placeholder_context(script: str, params: dict) -> list[str]:
-    """Placeholders in a script only as NAME='{{ p }}' or alone on a line (quoted here-doc)."""
+    """Placeholders in a script only as NAME='{{ p }}', for constrained parameters."""
     problems = []
     assignment = re.compile(r"\s*[A-Za-z_][A-Za-z0-9_]*='\{\{\s*(\w+)\s*\}\}'\s*")
-    alone = re.compile(r"\s*\{\{\s*(\w+)\s*\}\}\s*")
     for number, line in enumerate(script.splitlines(), start=1):
         if not PLACEHOLDER.search(line):
             continue
         match = assignment.fullmatch(line)
-        if match:
-            spec = params.get(match.group(1))
-            if isinstance(spec, dict) and not (
-                spec.get("allowedPattern") or spec.get("allowedValues")
-            ):
-                problems.append(
-                    f"script line {number}: {match.group(1)} has no allowedPattern or "
-                    "allowedValues, so a quote in its value would break the single-quoted "
-                    "assignment; read it from a quoted here-document instead"
-                )
+        if not match:
+            problems.append(
+                f"script line {number}: a placeholder must stand alone in NAME='{{{{ name }}}}': {line.strip()}"
+            )
             continue
-        if alone.fullmatch(line):
-            continue
-        problems.append(
-            f"script line {number}: a placeholder must stand alone in NAME='{{{{ name }}}}' or "
-            f"on a line of its own (quoted here-document): {line.strip()}"
-        )
+        spec = params.get(match.group(1))
+        if isinstance(spec, dict) and not (spec.get("allowedPattern") or spec.get("allowedValues")):
+            problems.append(
+                f"script line {number}: {match.group(1)} has no allowedPattern or allowedValues, so a "
+                "quote in its value would break the single-quoted assignment"
+            )
     return problems
 
 

@@ -1,4 +1,4 @@
-//! The HTTP API for portals (DESIGN.md "HTTP API"), behind an API Gateway HTTP API.
+//! The HTTP API for portals (docs/architecture.md, functions/api/openapi.json), behind an API Gateway HTTP API.
 //!
 //! Environments live in the Step Functions executions (mec_shared::status), exactly as the CLI
 //! sees them: a create starts the provision machine, a delete the teardown machine, and a read

@@ -2,9 +2,12 @@
 //! all nodes at once with the `mec-install` document (`document.yaml` beside this crate).
 //!
 //! Three actions, each one cheap call for the state machine to make and poll:
-//! - `check_nodes`: are all nodes running and SSM Online? (never sleeps)
-//! - `start`: send the install document to every node, 50 per SendCommand;
-//! - `status`: aggregate the per-node results; a failed node becomes `CommandFailed`.
+//! - `check_nodes`: are all nodes running and SSM Online? (never sleeps) The first check sets the
+//!   wait's deadline (`node_wait_seconds` from now); later ones report `expired` once it passed.
+//! - `start`: send the install document to every node, 50 per SendCommand; returns the phase's
+//!   deadline (delivery plus the document's own limit, deadline.rs);
+//! - `status`: aggregate the per-node results; a failed node becomes `CommandFailed`; `expired`
+//!   once the deadline passed with nodes still running.
 
 use std::collections::BTreeMap;
 
@@ -14,14 +17,12 @@ use mec_shared::commands::{
     self, CommandProgress, CommandRef, CommandRequest, MAX_TARGETS_PER_COMMAND,
 };
 use mec_shared::model::{validate_cluster, Node};
-use mec_shared::{Aws, EnvironmentSpec, MecError, Settings};
+use mec_shared::{deadline, Aws, EnvironmentSpec, MecError, Settings};
 use serde::{Deserialize, Serialize};
 use tracing::{info, Instrument};
 
 /// Seconds `microk8s status --wait-ready` may take on a node.
 pub const WAIT_READY_TIMEOUT_SECONDS: u32 = 600;
-/// Seconds the whole install may take on a node (snap download included).
-pub const EXECUTION_TIMEOUT_SECONDS: u32 = 1800;
 /// Names of the document parameters this step sends.
 pub const DOCUMENT_PARAMETERS: &[&str] =
     &["channel", "hosts", "waitReadyTimeout", "executionTimeout"];
@@ -45,6 +46,9 @@ pub struct InstallInput {
     /// For `status`: what `start` returned.
     #[serde(default)]
     pub commands: Vec<CommandRef>,
+    /// The wait's deadline, as the first check or `start` returned it (RFC 3339).
+    #[serde(default)]
+    pub deadline: Option<String>,
 }
 
 /// Result of `check_nodes`.
@@ -60,12 +64,18 @@ pub struct NodesCheck {
     /// The nodes with their addresses as EC2 reports them now (public IPs arrive after launch).
     pub masters: Vec<Node>,
     pub workers: Vec<Node>,
+    /// Until when the nodes are waited for.
+    pub deadline: String,
+    /// The deadline passed and not every node is ready: the wait has failed.
+    pub expired: bool,
 }
 
 /// Result of `start`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct InstallStarted {
     pub commands: Vec<CommandRef>,
+    /// Until when the install is waited for.
+    pub deadline: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -100,16 +110,26 @@ pub async fn handle(
             .cloned()
             .collect();
         match input.action {
-            InstallAction::CheckNodes => check_nodes(aws, &input.masters, &input.workers)
-                .await
-                .map(InstallOutput::Nodes),
+            InstallAction::CheckNodes => {
+                let deadline = match &input.deadline {
+                    Some(deadline) => deadline.clone(),
+                    None => deadline::after(settings.node_wait_seconds),
+                };
+                let mut check = check_nodes(aws, &input.masters, &input.workers, deadline).await?;
+                check.expired = !check.ready && deadline::passed(&check.deadline, "deadline")?;
+                Ok(InstallOutput::Nodes(check))
+            }
             InstallAction::Start => start(aws, settings, &input.spec, &nodes)
                 .await
                 .map(InstallOutput::Started),
             InstallAction::Status => {
-                let progress =
+                let deadline = input.deadline.as_deref().ok_or_else(|| {
+                    MecError::invalid_input("deadline", "is required for the status action")
+                })?;
+                let mut progress =
                     commands::progress(aws, &settings.install_document, &input.commands, &nodes)
                         .await?;
+                progress.expired = !progress.done && deadline::passed(deadline, "deadline")?;
                 info!(
                     succeeded = progress.succeeded,
                     pending = progress.pending,
@@ -128,6 +148,7 @@ pub async fn check_nodes(
     aws: &Aws,
     masters: &[Node],
     workers: &[Node],
+    deadline: String,
 ) -> Result<NodesCheck, MecError> {
     let all: Vec<&Node> = masters.iter().chain(workers).collect();
     let ids: Vec<String> = all.iter().map(|n| n.instance_id.clone()).collect();
@@ -210,6 +231,8 @@ pub async fn check_nodes(
         waiting_for: waiting_for.into_iter().take(10).collect(),
         masters: refresh(masters),
         workers: refresh(workers),
+        deadline,
+        expired: false,
     };
     info!(
         ready = check.ready,
@@ -245,14 +268,18 @@ async fn start(
         ("channel", spec.microk8s_channel.clone()),
         ("hosts", hosts_parameter(nodes)?),
         ("waitReadyTimeout", WAIT_READY_TIMEOUT_SECONDS.to_string()),
-        ("executionTimeout", EXECUTION_TIMEOUT_SECONDS.to_string()),
+        (
+            "executionTimeout",
+            deadline::INSTALL_EXECUTION_SECONDS.to_string(),
+        ),
     ]);
     let request = CommandRequest {
         document: &settings.install_document,
         parameters,
         comment: format!("mec {} install", spec.name),
-        delivery_timeout_seconds: 600,
+        delivery_timeout_seconds: deadline::INSTALL_DELIVERY_SECONDS as i32,
     };
+    let deadline = deadline::after(deadline::install_seconds());
     let sent = commands::send(aws, settings, &request, nodes).await?;
     info!(
         nodes = nodes.len(),
@@ -260,7 +287,10 @@ async fn start(
         channel = spec.microk8s_channel,
         "install sent"
     );
-    Ok(InstallStarted { commands: sent })
+    Ok(InstallStarted {
+        commands: sent,
+        deadline,
+    })
 }
 
 /// True when the instance is running (not pending, stopping or gone).

@@ -254,6 +254,7 @@ fn status_input(masters: &[Node], workers: &[Node]) -> serde_json::Value {
         .map(|n| n.instance_id.as_str())
         .collect();
     value["commands"] = json!([{"command_id": "cmd-1", "instance_ids": ids}]);
+    value["deadline"] = json!("2099-01-01T00:00:00Z");
     value
 }
 
@@ -279,10 +280,40 @@ async fn status_aggregates_and_names_the_failed_node_with_its_output() {
         panic!("{out:?}")
     };
     assert!(!progress.done);
+    assert!(!progress.expired, "the deadline is far");
     assert_eq!(
         (progress.succeeded, progress.pending),
         (1, 2),
         "a node not listed yet is pending"
+    );
+
+    // Past the phase's deadline with nodes still pending: the wait has failed (the state
+    // machine rolls back), whatever the poll count.
+    let mut late = status_input(&masters, &workers);
+    late["deadline"] = json!("2020-01-01T00:00:00Z");
+    let out = mec_install::handle(
+        &mocks::aws(&[], &[&in_progress]),
+        &Settings::default(),
+        late,
+    )
+    .await
+    .unwrap();
+    let InstallOutput::Progress(progress) = out else {
+        panic!("{out:?}")
+    };
+    assert!(progress.expired && !progress.done);
+    let mut no_deadline = status_input(&masters, &workers);
+    no_deadline.as_object_mut().unwrap().remove("deadline");
+    let err = mec_install::handle(
+        &mocks::aws(&[], &[&in_progress]),
+        &Settings::default(),
+        no_deadline,
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        matches!(err, MecError::InvalidInput { ref field, .. } if field == "deadline"),
+        "{err}"
     );
     let as_json = serde_json::to_value(&progress).unwrap();
     assert!(
@@ -326,7 +357,10 @@ async fn status_aggregates_and_names_the_failed_node_with_its_output() {
             assert_eq!(document, "mec-install");
             assert!(node.contains("mock-env-worker-1"), "{node}");
             assert_eq!(status, "Failed");
-            assert!(excerpt.contains("error: snap install microk8s"), "{excerpt}");
+            assert!(
+                excerpt.contains("error: snap install microk8s"),
+                "{excerpt}"
+            );
         }
         other => panic!("{other:?}"),
     }

@@ -21,7 +21,7 @@ use mec_shared::catalogue::{self, AddonReport, AddonStatus, Planned};
 use mec_shared::commands::{self, CommandProgress, CommandRef, CommandRequest};
 use mec_shared::model::{validate_cluster, Node};
 use mec_shared::parameters::{self, EnvironmentSecret, IfExists, Tier};
-use mec_shared::{naming, Aws, EnvironmentSpec, MecError, Settings};
+use mec_shared::{deadline, naming, Aws, EnvironmentSpec, MecError, Settings};
 use rand::distr::{Alphanumeric, SampleString};
 use serde::{Deserialize, Serialize};
 use tracing::{info, Instrument};
@@ -90,17 +90,22 @@ pub struct JoinInput {
     /// The environment's VPC, which its secrets are bound to (`mint`, `verify`).
     #[serde(default)]
     pub vpc_id: Option<String>,
-    /// For `status`: the phase and commands that `mint`, `join` or `verify` returned.
+    /// For `status`: the phase, commands and deadline that `mint`, `join`, `verify` or `addons`
+    /// returned.
     #[serde(default)]
     pub phase: Option<JoinPhase>,
     #[serde(default)]
     pub commands: Vec<CommandRef>,
+    #[serde(default)]
+    pub deadline: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct JoinSent {
     pub phase: JoinPhase,
     pub commands: Vec<CommandRef>,
+    /// Until when the phase is waited for (deadline.rs); now when nothing was sent.
+    pub deadline: String,
     /// After `verify`: the SecureString holding the kubeconfig (its name, never its value).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kubeconfig_parameter: Option<String>,
@@ -110,10 +115,17 @@ pub struct JoinSent {
 }
 
 impl JoinSent {
-    fn new(phase: JoinPhase, commands: Vec<CommandRef>) -> Self {
+    /// The phase's commands, waited for `seconds` at most (nothing sent: no wait).
+    fn new(phase: JoinPhase, commands: Vec<CommandRef>, seconds: u32) -> Self {
+        let deadline = if commands.is_empty() {
+            deadline::now()
+        } else {
+            deadline::after(seconds)
+        };
         Self {
             phase,
             commands,
+            deadline,
             kubeconfig_parameter: None,
             api_endpoint: None,
         }
@@ -124,6 +136,8 @@ impl JoinSent {
 pub struct JoinProgress {
     pub phase: JoinPhase,
     pub done: bool,
+    /// The deadline passed with nodes still running the phase: the wait has failed.
+    pub expired: bool,
     pub succeeded: u32,
     pub pending: u32,
     /// After a finished verify: the nodes the master reports Ready.
@@ -187,7 +201,10 @@ fn base_parameters(aws: &Aws, settings: &Settings, action: &str) -> BTreeMap<&'s
     BTreeMap::from([
         ("action", action.to_string()),
         ("tokenTtl", settings.join_token_ttl_seconds.to_string()),
-        ("executionTimeout", "900".to_string()),
+        (
+            "executionTimeout",
+            deadline::JOIN_EXECUTION_SECONDS.to_string(),
+        ),
         ("region", region),
     ])
 }
@@ -229,7 +246,7 @@ fn command_request<'a>(
         document: &settings.join_document,
         parameters,
         comment: format!("mec {} join {action}", spec.name),
-        delivery_timeout_seconds: 300,
+        delivery_timeout_seconds: deadline::JOIN_DELIVERY_SECONDS as i32,
     }
 }
 
@@ -238,7 +255,7 @@ fn command_request<'a>(
 /// token, no command.
 async fn mint(aws: &Aws, settings: &Settings, input: &JoinInput) -> Result<JoinSent, MecError> {
     if input.masters.len() == 1 && input.workers.is_empty() {
-        return Ok(JoinSent::new(JoinPhase::Mint, Vec::new()));
+        return Ok(JoinSent::new(JoinPhase::Mint, Vec::new(), 0));
     }
     let environment = &input.spec.name;
     let name = naming::join_token_parameter(environment);
@@ -266,7 +283,11 @@ async fn mint(aws: &Aws, settings: &Settings, input: &JoinInput) -> Result<JoinS
         ttl_seconds = settings.join_token_ttl_seconds,
         "join token minted"
     );
-    Ok(JoinSent::new(JoinPhase::Mint, commands))
+    Ok(JoinSent::new(
+        JoinPhase::Mint,
+        commands,
+        deadline::join_phase_seconds(),
+    ))
 }
 
 /// Joins the workers (`--worker`) and the other masters (control plane) to the first master's
@@ -292,10 +313,15 @@ async fn join(aws: &Aws, settings: &Settings, input: &JoinInput) -> Result<JoinS
         );
         parameters.insert("masterAddress", address.clone());
         parameters.insert("asWorker", as_worker.to_string());
-        let request = command_request(settings, &input.spec, JoinPhase::Join.as_str(), parameters);
+        let mut request =
+            command_request(settings, &input.spec, JoinPhase::Join.as_str(), parameters);
         let sent = if as_worker {
             commands::send(aws, settings, &request, nodes).await?
         } else {
+            // The last control-plane node starts once the others have joined: SSM must still
+            // deliver it then.
+            request.delivery_timeout_seconds =
+                deadline::sequential_delivery_seconds(nodes.len() as u32) as i32;
             commands::send_one_at_a_time(aws, settings, &request, nodes).await?
         };
         commands.extend(sent);
@@ -305,7 +331,11 @@ async fn join(aws: &Aws, settings: &Settings, input: &JoinInput) -> Result<JoinS
         joining = input.masters.len() - 1 + input.workers.len(),
         "join sent"
     );
-    Ok(JoinSent::new(JoinPhase::Join, commands))
+    Ok(JoinSent::new(
+        JoinPhase::Join,
+        commands,
+        deadline::join_seconds(input.masters.len() as u32),
+    ))
 }
 
 /// Asks the first master to wait until every node is Ready and, beside it, to publish its
@@ -331,10 +361,9 @@ async fn verify(aws: &Aws, settings: &Settings, input: &JoinInput) -> Result<Joi
     let published = publish(aws, settings, input).await?;
     commands.extend(published.commands);
     Ok(JoinSent {
-        phase: JoinPhase::Verify,
-        commands,
         kubeconfig_parameter: Some(published.parameter),
         api_endpoint: Some(published.api_endpoint),
+        ..JoinSent::new(JoinPhase::Verify, commands, deadline::join_phase_seconds())
     })
 }
 
@@ -344,7 +373,7 @@ async fn verify(aws: &Aws, settings: &Settings, input: &JoinInput) -> Result<Joi
 async fn addons(aws: &Aws, settings: &Settings, input: &JoinInput) -> Result<JoinSent, MecError> {
     let plan = catalogue::plan(&input.spec)?;
     if plan.is_empty() {
-        return Ok(JoinSent::new(JoinPhase::Addons, Vec::new()));
+        return Ok(JoinSent::new(JoinPhase::Addons, Vec::new(), 0));
     }
     let names = |optional_only: bool| {
         plan.iter()
@@ -371,7 +400,11 @@ async fn addons(aws: &Aws, settings: &Settings, input: &JoinInput) -> Result<Joi
     )
     .await?;
     info!(addons = plan.len(), "add-ons sent");
-    Ok(JoinSent::new(JoinPhase::Addons, commands))
+    Ok(JoinSent::new(
+        JoinPhase::Addons,
+        commands,
+        deadline::addons_seconds(&plan)?,
+    ))
 }
 
 /// The kubeconfig's publish command and where it goes.
@@ -403,7 +436,14 @@ async fn publish(aws: &Aws, settings: &Settings, input: &JoinInput) -> Result<Pu
         tier: Tier::Advanced,
         description: format!("mec admin kubeconfig of {environment}"),
     };
-    parameters::put(aws, settings, &secret, KUBECONFIG_PLACEHOLDER, IfExists::Keep).await?;
+    parameters::put(
+        aws,
+        settings,
+        &secret,
+        KUBECONFIG_PLACEHOLDER,
+        IfExists::Keep,
+    )
+    .await?;
     let mut parameters = base_parameters(aws, settings, "publish");
     parameters.insert("kubeconfigParameter", parameter.clone());
     parameters.insert("apiAddress", address.clone());
@@ -469,6 +509,10 @@ async fn status(
             "is required for the status action of verify",
         ));
     }
+    let until = input
+        .deadline
+        .as_deref()
+        .ok_or_else(|| MecError::invalid_input("deadline", "is required for the status action"))?;
     let nodes: Vec<Node> = input
         .masters
         .iter()
@@ -480,6 +524,7 @@ async fn status(
         succeeded,
         pending,
         outputs,
+        ..
     } = commands::progress(aws, &settings.join_document, &input.commands, &nodes).await?;
     let mut ready_nodes = Vec::new();
     let mut addon_reports = Vec::new();
@@ -522,13 +567,15 @@ async fn status(
             )));
         }
     }
+    let expired = !done && deadline::passed(until, "deadline")?;
     info!(
         phase = phase.as_str(),
-        done, succeeded, pending, "join progress"
+        done, expired, succeeded, pending, "join progress"
     );
     Ok(JoinProgress {
         phase,
         done,
+        expired,
         succeeded,
         pending,
         ready_nodes,

@@ -184,6 +184,7 @@ fn status_input(masters: &[Node], workers: &[Node], phase: &str) -> serde_json::
     value["phase"] = json!(phase);
     value["commands"] =
         json!([{"command_id": "cmd-join", "instance_ids": [masters[0].instance_id]}]);
+    value["deadline"] = json!("2099-01-01T00:00:00Z");
     value
 }
 
@@ -304,7 +305,8 @@ async fn verify_deletes_the_token_and_checks_every_node_is_ready() {
         CommandInvocationStatus::Failed,
         "node mock-env-master-0 Ready\nnode mock-env-worker-1 NotReady\nready 1/2\n",
     );
-    let details = verify_output("node mock-env-master-0 Ready\nnode mock-env-worker-1 NotReady\nready 1/2\n");
+    let details =
+        verify_output("node mock-env-master-0 Ready\nnode mock-env-worker-1 NotReady\nready 1/2\n");
     let aws = mocks::aws(&[], &[&failed, &details]);
     let err = mec_join::handle(
         &aws,
@@ -549,9 +551,15 @@ async fn no_addons_send_nothing_and_report_an_empty_list() {
         .await
         .unwrap();
     assert_eq!(serde_json::to_value(&out).unwrap()["commands"], json!([]));
+    let sent = serde_json::to_value(&out).unwrap();
+    assert!(
+        sent["deadline"].is_string(),
+        "nothing sent: the deadline is now"
+    );
     let mut status = input("status", &masters, &[]);
     status["spec"] = value["spec"].clone();
     status["phase"] = json!("addons");
+    status["deadline"] = sent["deadline"].clone();
     let progress = mec_join::handle(&aws, &Settings::default(), status)
         .await
         .unwrap();

@@ -1,5 +1,9 @@
 //! Lambda entry point of the master step.
 
+// The launch future (RunInstances with its fallbacks and consistency retries) is deep enough to
+// pass rustc's default query depth when laid out.
+#![recursion_limit = "256"]
+
 use mec_shared::{lambda, Aws, Settings};
 
 #[tokio::main]

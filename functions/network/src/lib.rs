@@ -10,9 +10,9 @@ use aws_sdk_ec2::types::{
     UserIdGroupPair,
 };
 use mec_shared::cidr::Ipv4Cidr;
-use mec_shared::send_after_create;
 use mec_shared::model::{validate_run_id, Network, Subnet};
 use mec_shared::tags::{self, Role};
+use mec_shared::{send_after_create, send_once, send_once_after_create};
 use mec_shared::{Aws, EnvironmentSpec, MecError};
 use serde::Deserialize;
 use tracing::{info, Instrument};
@@ -123,17 +123,16 @@ async fn ensure_vpc(aws: &Aws, spec: &EnvironmentSpec) -> Result<String, MecErro
             vpc.vpc_id().unwrap_or_default().to_string()
         }
         None => {
-            let created = aws
-                .ec2
-                .create_vpc()
-                .cidr_block(&spec.vpc_cidr)
-                .tag_specifications(tags::specification(
-                    ResourceType::Vpc,
-                    name_tags(spec, "vpc"),
-                ))
-                .send()
-                .await
-                .map_err(|e| MecError::from_sdk("CreateVpc", e))?;
+            let created = send_once!(
+                "CreateVpc",
+                aws.ec2
+                    .create_vpc()
+                    .cidr_block(&spec.vpc_cidr)
+                    .tag_specifications(tags::specification(
+                        ResourceType::Vpc,
+                        name_tags(spec, "vpc"),
+                    ))
+            )?;
             let id = created
                 .vpc()
                 .and_then(|v| v.vpc_id())
@@ -215,7 +214,7 @@ async fn ensure_subnets(
                 ResourceType::Subnet,
                 name_tags(spec, &name),
             ));
-        let created = send_after_create!("CreateSubnet", call)?;
+        let created = send_once_after_create!("CreateSubnet", call)?;
         let id = created
             .subnet()
             .and_then(|s| s.subnet_id())
@@ -318,16 +317,15 @@ async fn ensure_internet_gateway(
             igw.attachments().iter().any(|a| a.vpc_id() == Some(vpc_id)),
         ),
         None => {
-            let created = aws
-                .ec2
-                .create_internet_gateway()
-                .tag_specifications(tags::specification(
-                    ResourceType::InternetGateway,
-                    name_tags(spec, "igw"),
-                ))
-                .send()
-                .await
-                .map_err(|e| MecError::from_sdk("CreateInternetGateway", e))?;
+            let created = send_once!(
+                "CreateInternetGateway",
+                aws.ec2
+                    .create_internet_gateway()
+                    .tag_specifications(tags::specification(
+                        ResourceType::InternetGateway,
+                        name_tags(spec, "igw"),
+                    ))
+            )?;
             let id = created
                 .internet_gateway()
                 .and_then(|g| g.internet_gateway_id())
@@ -343,7 +341,13 @@ async fn ensure_internet_gateway(
             .attach_internet_gateway()
             .internet_gateway_id(&igw_id)
             .vpc_id(vpc_id);
-        send_after_create!("AttachInternetGateway", call)?;
+        match send_after_create!("AttachInternetGateway", call) {
+            // Attached by an attempt whose answer was lost.
+            Err(MecError::AwsError { code, .. }) if code == "Resource.AlreadyAssociated" => {}
+            other => {
+                other?;
+            }
+        }
     }
     Ok(igw_id)
 }
@@ -521,7 +525,7 @@ async fn ensure_security_group(
                     ResourceType::SecurityGroup,
                     name_tags(spec, "cluster"),
                 ));
-            let created = send_after_create!("CreateSecurityGroup", call)?;
+            let created = send_once_after_create!("CreateSecurityGroup", call)?;
             (
                 created.group_id().unwrap_or_default().to_string(),
                 BTreeSet::new(),
@@ -556,7 +560,9 @@ mod tests {
     #[test]
     fn rules_open_no_ssh_and_the_api_only_to_allowed_cidrs() {
         let rules = wanted_rules("sg-1", &["203.0.113.0/24".into()]);
-        assert!(rules.iter().all(|(_, from, to, _)| !(*from..=*to).contains(&22)));
+        assert!(rules
+            .iter()
+            .all(|(_, from, to, _)| !(*from..=*to).contains(&22)));
         let from_outside: Vec<_> = rules
             .iter()
             .filter(|(_, _, _, src)| !src.starts_with("sg-"))
@@ -588,7 +594,11 @@ mod tests {
 
     #[test]
     fn descriptions_use_only_what_ec2_allows() {
-        for text in [CLUSTER_RULE_DESCRIPTION, API_RULE_DESCRIPTION, GROUP_DESCRIPTION] {
+        for text in [
+            CLUSTER_RULE_DESCRIPTION,
+            API_RULE_DESCRIPTION,
+            GROUP_DESCRIPTION,
+        ] {
             assert!(ec2_description_allowed(text), "{text}");
         }
         assert!(!ec2_description_allowed("the cluster's nodes"));

@@ -124,6 +124,10 @@ pub struct CommandProgress {
     pub done: bool,
     pub succeeded: u32,
     pub pending: u32,
+    /// The phase's deadline passed with nodes still pending: the wait has failed (set by the
+    /// step, which knows the deadline).
+    #[serde(default)]
+    pub expired: bool,
     /// Standard output per instance id (as much as ListCommandInvocations keeps). Not part of a
     /// step's output: only the step that asked for it reads it.
     #[serde(skip)]
@@ -147,6 +151,7 @@ pub async fn progress(
     };
     let mut progress = CommandProgress {
         done: false,
+        expired: false,
         succeeded: 0,
         pending: 0,
         outputs: BTreeMap::new(),
@@ -218,7 +223,10 @@ async fn failure_excerpt(aws: &Aws, command_id: &str, instance_id: &str, listed:
         Ok(out) => {
             let stderr = out.standard_error_content().unwrap_or_default().trim_end();
             let stdout = out.standard_output_content().unwrap_or_default().trim_end();
-            tail(if stderr.is_empty() { stdout } else { stderr }, EXCERPT_CHARS)
+            tail(
+                if stderr.is_empty() { stdout } else { stderr },
+                EXCERPT_CHARS,
+            )
         }
         Err(_) => tail(listed, EXCERPT_CHARS),
     }

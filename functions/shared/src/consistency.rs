@@ -32,6 +32,41 @@ macro_rules! send_after_create {
     }};
 }
 
+/// Sends an EC2 create request that has no idempotency token (CreateVpc, CreateSubnet,
+/// CreateInternetGateway, CreateSecurityGroup) exactly once: the SDK does not retry it. A call
+/// whose answer was lost may have been applied, and its blind retry would create a second
+/// resource; instead the error fails the step (AwsUnavailable, Throttled: retryable), and the
+/// state machine's retry of the step finds the first one by its tags.
+#[macro_export]
+macro_rules! send_once {
+    ($operation:literal, $call:expr) => {{
+        $call
+            .customize()
+            .config_override(
+                aws_sdk_ec2::config::Config::builder()
+                    .retry_config(aws_sdk_ec2::config::retry::RetryConfig::disabled()),
+            )
+            .send()
+            .await
+            .map_err(|e| $crate::MecError::from_sdk($operation, e))
+    }};
+}
+
+/// [`send_once!`] for a create that also names an ID created moments before (a subnet or a
+/// security group in a new VPC): retried while EC2 answers `Invalid*.NotFound`, which means
+/// nothing was created, never after any other error.
+#[macro_export]
+macro_rules! send_once_after_create {
+    ($operation:literal, $call:expr) => {{
+        let call = $call;
+        $crate::consistency::retry_not_found($operation, || {
+            let call = call.clone();
+            async move { $crate::send_once!($operation, call) }
+        })
+        .await
+    }};
+}
+
 /// Pauses between attempts: 0.25 s doubling, 7.75 s in all, well inside every step's Lambda
 /// timeout and longer than EC2 typically takes to agree with itself (a second or two).
 pub const DELAYS_MS: [u64; 5] = [250, 500, 1_000, 2_000, 4_000];
@@ -63,7 +98,11 @@ where
         match call().await {
             Err(err) if is_not_found(&err) => match pauses.next() {
                 Some(ms) => {
-                    debug!(operation, retry_in_ms = ms, "not visible yet (EC2 eventual consistency)");
+                    debug!(
+                        operation,
+                        retry_in_ms = ms,
+                        "not visible yet (EC2 eventual consistency)"
+                    );
                     tokio::time::sleep(Duration::from_millis(*ms)).await;
                 }
                 None => return Err(err),
@@ -106,7 +145,13 @@ mod tests {
         let found = retry_with("CreateTags", &[1, 1, 1], || {
             calls.set(calls.get() + 1);
             let n = calls.get();
-            async move { if n < 3 { Err(not_found()) } else { Ok(n) } }
+            async move {
+                if n < 3 {
+                    Err(not_found())
+                } else {
+                    Ok(n)
+                }
+            }
         })
         .await;
         assert_eq!(found, Ok(3));

@@ -22,11 +22,11 @@ use crate::consistency;
 use crate::error::MecError;
 use crate::model::{Market, Network, Node, Subnet};
 use crate::naming;
+use crate::send_after_create;
 use crate::settings::Settings;
 use crate::spec::EnvironmentSpec;
 use crate::tags::{self, Role};
 use crate::user_data;
-use crate::send_after_create;
 
 /// States in which an instance still counts as a node of the environment.
 const LIVE_STATES: &[&str] = &["pending", "running", "stopping", "stopped"];

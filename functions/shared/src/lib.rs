@@ -6,6 +6,7 @@ pub mod catalogue;
 pub mod cidr;
 pub mod commands;
 pub mod consistency;
+pub mod deadline;
 pub mod error;
 pub mod expiry;
 pub mod input;

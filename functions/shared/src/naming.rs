@@ -130,7 +130,11 @@ mod tests {
                         let key = launch_batch_key(first, size, attempt);
                         for role in [Role::Master, Role::Worker] {
                             let token = client_token(&environment, &run, role, key);
-                            assert!(token.len() <= CLIENT_TOKEN_MAX, "{token}: {} chars", token.len());
+                            assert!(
+                                token.len() <= CLIENT_TOKEN_MAX,
+                                "{token}: {} chars",
+                                token.len()
+                            );
                             assert!(token.is_ascii());
                         }
                     }

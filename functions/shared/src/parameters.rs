@@ -81,7 +81,8 @@ pub async fn put(
         .await
         .map_err(|e| MecError::from_sdk("PutParameter", e));
     match created {
-        Err(MecError::AwsError { code, .. }) if code == "ParameterAlreadyExists" => match if_exists {
+        Err(MecError::AwsError { code, .. }) if code == "ParameterAlreadyExists" => match if_exists
+        {
             IfExists::Keep => Ok(()),
             IfExists::Overwrite => put()
                 .overwrite(true)

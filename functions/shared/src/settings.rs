@@ -37,6 +37,14 @@ pub struct Settings {
     /// them).
     pub provision_state_machine_arn: Option<String>,
     pub teardown_state_machine_arn: Option<String>,
+    /// Longest wait for the nodes to run and be SSM-managed (check_nodes' deadline).
+    pub node_wait_seconds: u32,
+    /// Longest a teardown (or a rollback) waits for what it deleted to be gone.
+    pub teardown_wait_seconds: u32,
+    /// What the provisioning machine's execution timeout leaves for the command phases
+    /// (Terraform derives it from the same budgets, deadline.rs); a spec that would need more is
+    /// refused at validation. `None`: not checked (tests, the CLI).
+    pub commands_budget_seconds: Option<u32>,
 }
 
 impl Default for Settings {
@@ -56,6 +64,9 @@ impl Default for Settings {
             scheduler_role_arn: None,
             provision_state_machine_arn: None,
             teardown_state_machine_arn: None,
+            node_wait_seconds: 1200,
+            teardown_wait_seconds: 1200,
+            commands_budget_seconds: None,
         }
     }
 }
@@ -112,6 +123,16 @@ impl Settings {
             scheduler_role_arn: text("MEC_SCHEDULER_ROLE_ARN"),
             provision_state_machine_arn: text("MEC_PROVISION_STATE_MACHINE_ARN"),
             teardown_state_machine_arn: text("MEC_TEARDOWN_STATE_MACHINE_ARN"),
+            node_wait_seconds: number("MEC_NODE_WAIT_SECONDS", d.node_wait_seconds, 10..=86_400)?,
+            teardown_wait_seconds: number(
+                "MEC_TEARDOWN_WAIT_SECONDS",
+                d.teardown_wait_seconds,
+                10..=86_400,
+            )?,
+            commands_budget_seconds: match text("MEC_COMMANDS_BUDGET_SECONDS") {
+                None => None,
+                Some(_) => Some(number("MEC_COMMANDS_BUDGET_SECONDS", 0, 60..=10_000_000)?),
+            },
         })
     }
 }

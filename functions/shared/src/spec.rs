@@ -1,7 +1,7 @@
 //! The environment spec: what a user asks for (execution input, API body, CLI file).
 //!
-//! Parsing applies the defaults of DESIGN.md and rejects unknown fields; [`EnvironmentSpec::validate`]
-//! checks every rule and names the field at fault.
+//! Parsing applies the defaults (docs/architecture.md) and rejects unknown fields;
+//! [`EnvironmentSpec::validate`] checks every rule and names the field at fault.
 
 use std::collections::BTreeMap;
 
@@ -140,7 +140,7 @@ impl EnvironmentSpec {
         Ok(spec)
     }
 
-    /// Checks every rule of DESIGN.md; the first broken rule is returned.
+    /// Checks every rule of the spec (docs/architecture.md); the first broken rule is returned.
     pub fn validate(&self) -> Result<(), MecError> {
         validate_name(&self.name)?;
         if self.workers > 100 {

@@ -4,6 +4,12 @@
 //! Environment names never contain `--`, so an execution names its environment unambiguously;
 //! the newest execution of an environment says what state it is in. The CLI and the HTTP API
 //! both start and read executions through this module, so each sees the other's environments.
+//!
+//! Reads are bounded whatever the history holds: ListExecutions answers newest first (Step
+//! Functions API reference), so finding an environment's latest run stops at the first match
+//! and reads at most [`MAX_LIST_PAGES`] pages of [`LIST_PAGE`] executions per machine; the
+//! failed step comes from the history read newest first, which stops at the rollback's start.
+//! An environment whose last run is older than that window is not found.
 
 use aws_sdk_sfn::types::{ExecutionListItem, ExecutionStatus, HistoryEventType};
 use serde_json::Value;
@@ -13,6 +19,18 @@ use crate::model::Node;
 use crate::record::{EnvironmentRecord, EnvironmentSummary, NodeRecord, Status};
 
 pub use crate::naming::EXECUTION_SEPARATOR as SEPARATOR;
+
+/// Executions per ListExecutions page (the API's maximum).
+pub const LIST_PAGE: i32 = 1000;
+/// Pages of executions read per machine, at most.
+pub const MAX_LIST_PAGES: usize = 5;
+/// Events per GetExecutionHistory page (the API's maximum).
+pub const HISTORY_PAGE: i32 = 1000;
+/// History pages read for the failed step, at most.
+pub const MAX_HISTORY_PAGES: usize = 3;
+/// The state the provisioning machine enters first when it rolls back
+/// (statemachine/provision.asl.json).
+const ROLLBACK_START: &str = "StartRollback";
 
 /// The two state machines of a pipeline.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -130,7 +148,9 @@ impl Environments {
         Ok((name, out.execution_arn().to_string()))
     }
 
-    /// Every execution of the environment (all environments when `None`), newest first.
+    /// Executions, newest first, among each machine's newest [`MAX_LIST_PAGES`] x
+    /// [`LIST_PAGE`]: the environment's latest run of each machine (at most two), or every run
+    /// of every environment when `name` is `None`.
     pub async fn runs(&self, name: Option<&str>) -> Result<Vec<Run>, MecError> {
         let mut found = Vec::new();
         for machine in Machine::ALL {
@@ -138,9 +158,12 @@ impl Environments {
                 .sfn
                 .list_executions()
                 .state_machine_arn(self.machines.arn(machine))
+                .max_results(LIST_PAGE)
                 .into_paginator()
+                .page_size(LIST_PAGE)
                 .send();
-            while let Some(page) = pages.next().await {
+            let mut read = 0;
+            'pages: while let Some(page) = pages.next().await {
                 let page = page.map_err(|e| MecError::from_sdk("ListExecutions", e))?;
                 for execution in page.executions() {
                     let Some(env) = environment_of(execution.name()) else {
@@ -151,7 +174,14 @@ impl Environments {
                             machine,
                             execution: execution.clone(),
                         });
+                        if name.is_some() {
+                            break 'pages; // newest first: this machine's latest run
+                        }
                     }
+                }
+                read += 1;
+                if read >= MAX_LIST_PAGES {
+                    break;
                 }
             }
         }
@@ -240,31 +270,48 @@ impl Environments {
     }
 
     /// The step an execution is in, or (after a failure) the step that failed: the last Task or
-    /// Parallel state entered before the rollback began.
+    /// Parallel state entered before the rollback began (`StartRollback`). Reads the history
+    /// newest first and stops there: a page or two, however long the run.
     async fn step(&self, execution_arn: &str) -> Result<Option<String>, MecError> {
-        let mut step: Option<String> = None;
+        let mut rolling_back = false;
+        let mut latest: Option<String> = None;
         let mut pages = self
             .sfn
             .get_execution_history()
             .execution_arn(execution_arn)
+            .reverse_order(true)
+            .max_results(HISTORY_PAGE)
             .into_paginator()
             .send();
+        let mut read = 0;
         while let Some(page) = pages.next().await {
             let page = page.map_err(|e| MecError::from_sdk("GetExecutionHistory", e))?;
             for event in page.events() {
-                let entered = matches!(
+                let Some(details) = event.state_entered_event_details() else {
+                    continue;
+                };
+                if details.name() == ROLLBACK_START {
+                    rolling_back = true;
+                    continue;
+                }
+                let task = matches!(
                     event.r#type(),
                     HistoryEventType::TaskStateEntered | HistoryEventType::ParallelStateEntered
                 );
-                if let (true, Some(details)) = (entered, event.state_entered_event_details()) {
-                    if details.name() == "Rollback" && step.is_some() {
-                        return Ok(step);
-                    }
-                    step = Some(details.name().to_string());
+                if task && rolling_back {
+                    return Ok(Some(details.name().to_string()));
+                }
+                if task && latest.is_none() {
+                    latest = Some(details.name().to_string());
                 }
             }
+            read += 1;
+            if read >= MAX_HISTORY_PAGES {
+                break;
+            }
         }
-        Ok(step)
+        // No rollback (yet): the step running now.
+        Ok(if rolling_back { None } else { latest })
     }
 }
 

@@ -1,13 +1,14 @@
 //! The teardown step: deletes everything tagged for an environment, in dependency order.
 //!
 //! One invocation does what it can and reports `complete: false` while instances are still
-//! terminating (the state machine waits and calls again). It works on a half-created
-//! environment and on one that is already gone: what is not there is simply not deleted.
+//! terminating (the state machine waits and calls again, until the deadline the first pass set:
+//! `teardown_wait_seconds` from then, deadline.rs). It works on a half-created environment and on
+//! one that is already gone: what is not there is simply not deleted.
 
 use aws_sdk_ec2::types::Filter;
 use mec_shared::inventory::{self, Resource, ResourceKind};
 use mec_shared::spec::validate_name;
-use mec_shared::{expiry, tags, Aws, MecError, Settings};
+use mec_shared::{deadline, expiry, tags, Aws, MecError, Settings};
 use serde::{Deserialize, Serialize};
 use tracing::{info, Instrument};
 
@@ -16,6 +17,9 @@ use tracing::{info, Instrument};
 pub struct TeardownInput {
     /// The environment's name.
     pub name: String,
+    /// The deadline the first pass returned; none on the first pass.
+    #[serde(default)]
+    pub deadline: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -27,6 +31,11 @@ pub struct TeardownOutput {
     pub removed: Vec<Resource>,
     /// What still exists (e.g. instances shutting down).
     pub remaining: Vec<Resource>,
+    /// Until when the passes go on.
+    pub deadline: String,
+    /// The deadline passed with resources still there: the teardown has failed (the reaper
+    /// finishes it later).
+    pub expired: bool,
 }
 
 pub async fn handle(
@@ -42,14 +51,26 @@ pub async fn handle(
             "must be an environment name (3–32 lowercase letters, digits, hyphens)",
         )
     })?;
+    let until = match input.deadline {
+        Some(at) => {
+            deadline::passed(&at, "deadline")?;
+            at
+        }
+        None => deadline::after(settings.teardown_wait_seconds),
+    };
     let span = tracing::info_span!("step", environment = %input.name, step = "teardown");
-    teardown(aws, settings, &input.name).instrument(span).await
+    let mut out = teardown(aws, settings, &input.name, until)
+        .instrument(span)
+        .await?;
+    out.expired = !out.complete && deadline::passed(&out.deadline, "deadline")?;
+    Ok(out)
 }
 
 pub async fn teardown(
     aws: &Aws,
     settings: &Settings,
     environment: &str,
+    deadline: String,
 ) -> Result<TeardownOutput, MecError> {
     // Say so on the VPC first: if this teardown never finishes, the reaper finishes it.
     mark_deleting(aws, environment).await?;
@@ -107,6 +128,8 @@ pub async fn teardown(
                 complete: false,
                 removed,
                 remaining,
+                deadline,
+                expired: false,
             });
         }
     }
@@ -139,6 +162,8 @@ pub async fn teardown(
         complete: remaining.is_empty(),
         removed,
         remaining,
+        deadline,
+        expired: false,
     })
 }
 
@@ -202,8 +227,12 @@ async fn delete(aws: &Aws, resource: &Resource) -> Result<(), MecError> {
             match deleted {
                 // A terminated instance's root volume stays `in-use` while it detaches, then
                 // `deleting`: EC2 deletes it itself (DeleteOnTermination); pass again later.
-                Err(MecError::AwsError { code, message, .. }) if VOLUME_BUSY_CODES.contains(&code.as_str()) => {
-                    Err(MecError::ResourceInUse(format!("DeleteVolume: {code}: {message}")))
+                Err(MecError::AwsError { code, message, .. })
+                    if VOLUME_BUSY_CODES.contains(&code.as_str()) =>
+                {
+                    Err(MecError::ResourceInUse(format!(
+                        "DeleteVolume: {code}: {message}"
+                    )))
                 }
                 other => other.map(|_| ()),
             }
@@ -260,12 +289,20 @@ async fn delete(aws: &Aws, resource: &Resource) -> Result<(), MecError> {
                 .flat_map(|g| g.attachments())
             {
                 if let Some(vpc_id) = attachment.vpc_id() {
-                    ec2.detach_internet_gateway()
+                    let detached = ec2
+                        .detach_internet_gateway()
                         .internet_gateway_id(id)
                         .vpc_id(vpc_id)
                         .send()
                         .await
-                        .map_err(|e| MecError::from_sdk("DetachInternetGateway", e))?;
+                        .map_err(|e| MecError::from_sdk("DetachInternetGateway", e));
+                    match detached {
+                        // Detached by an attempt whose answer was lost.
+                        Err(MecError::AwsError { code, .. }) if code == "Gateway.NotAttached" => {}
+                        other => {
+                            other?;
+                        }
+                    }
                 }
             }
             ec2.delete_internet_gateway()

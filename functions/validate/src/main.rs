@@ -1,9 +1,14 @@
 //! Lambda entry point of the validate step.
 
-use mec_shared::lambda;
+use mec_shared::{lambda, Settings};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
     lambda::init_logging();
-    lambda::serve(|event| async move { mec_validate::handle(event) }).await
+    let settings = Settings::from_env()?;
+    lambda::serve(|event| {
+        let settings = &settings;
+        async move { mec_validate::handle(settings, event) }
+    })
+    .await
 }

@@ -4,11 +4,13 @@
 // A panic in a test is a failed test.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use mec_shared::Settings;
 use serde_json::json;
 
 #[test]
 fn a_console_input_becomes_a_complete_spec() {
-    let spec = mec_validate::handle(json!({"name": "x-lab", "workers": 0})).unwrap();
+    let spec =
+        mec_validate::handle(&Settings::default(), json!({"name": "x-lab", "workers": 0})).unwrap();
     let value = serde_json::to_value(&spec).unwrap();
     assert_eq!(value["workers"], 0);
     assert_eq!(value["masters"], 1);
@@ -29,7 +31,7 @@ fn a_bad_console_input_names_the_field() {
             "addons[0]",
         ),
     ] {
-        let err = mec_validate::handle(input.clone()).unwrap_err();
+        let err = mec_validate::handle(&Settings::default(), input.clone()).unwrap_err();
         assert_eq!(err.error_type(), "InvalidSpec");
         assert!(
             err.to_string().contains(&format!("`{field}`")),

@@ -234,11 +234,28 @@ async fn no_capacity_anywhere_is_capacity_unavailable_and_retryable() {
     }
 }
 
+/// A spot launch the account may not make (the launch policy lacks the spot-instances-request
+/// resource, or EC2 Spot's service-linked role is missing and may not be created) is bought on
+/// demand instead: spot is a saving, never a reason to fail (issue #8, defect 5).
+#[tokio::test]
+async fn spot_without_permission_falls_back_to_on_demand() {
+    for code in [
+        "UnauthorizedOperation",
+        "AuthFailure.ServiceLinkedRoleCreationNotPermitted",
+    ] {
+        let denied = refuse("subnet-a", Market::Spot, code);
+        let on_demand = launch("subnet-a", Market::OnDemand, 1);
+        let out = run(true, 1, &[&denied, &on_demand]).await.unwrap();
+        assert_eq!(on_demand.num_calls(), 1, "{code}");
+        assert_eq!(out.nodes[0].market, Some(Market::OnDemand), "{code}");
+    }
+}
+
 #[tokio::test]
 async fn other_errors_do_not_fall_back() {
-    let denied = refuse("subnet-a", Market::Spot, "UnauthorizedOperation");
+    let bad = refuse("subnet-a", Market::Spot, "InvalidParameterValue");
     let on_demand = launch("subnet-a", Market::OnDemand, 1);
-    let err = run(true, 1, &[&denied, &on_demand]).await.unwrap_err();
+    let err = run(true, 1, &[&bad, &on_demand]).await.unwrap_err();
     assert_eq!(err.error_type(), "AwsError", "{err}");
     assert_eq!(on_demand.num_calls(), 0);
 

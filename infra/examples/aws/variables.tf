@@ -44,3 +44,27 @@ variable "api_cors_origins" {
   type        = list(string)
   default     = []
 }
+
+variable "lambda_architecture" {
+  description = "Architecture of the zips in lambda_dir: arm64 (Graviton, `make lambdas`) or x86_64."
+  type        = string
+  default     = "arm64"
+}
+
+variable "node_wait_seconds" {
+  description = "Longest wait for the nodes to run and be SSM-managed; see the module's variable."
+  type        = number
+  default     = 1200
+}
+
+variable "teardown_wait_seconds" {
+  description = "Longest a teardown or rollback waits for what it deleted to be gone; see the module's variable."
+  type        = number
+  default     = 1200
+}
+
+variable "create_spot_service_linked_role" {
+  description = "Create EC2 Spot's service-linked role (leave false when the account has it); see the module's variable."
+  type        = bool
+  default     = false
+}

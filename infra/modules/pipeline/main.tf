@@ -47,6 +47,9 @@ locals {
     MEC_SCHEDULER_ROLE_ARN          = aws_iam_role.scheduler.arn
     MEC_PROVISION_STATE_MACHINE_ARN = local.state_machine_arns.provision
     MEC_TEARDOWN_STATE_MACHINE_ARN  = local.state_machine_arns.teardown
+    MEC_NODE_WAIT_SECONDS           = tostring(var.node_wait_seconds)
+    MEC_TEARDOWN_WAIT_SECONDS       = tostring(var.teardown_wait_seconds)
+    MEC_COMMANDS_BUDGET_SECONDS     = tostring(local.commands_budget_seconds)
   } : k => v if v != null }
 
   tags = merge(var.tags, { "mec:component" = "pipeline" })

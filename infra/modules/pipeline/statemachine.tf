@@ -1,19 +1,20 @@
 # The provisioning and teardown state machines, from the templates in statemachine/.
 
 locals {
-  state_machine_settings = {
-    functions                 = { for key in keys(local.functions) : key => aws_lambda_function.step[key].arn }
-    node_poll_seconds         = var.node_poll_seconds
-    command_poll_seconds      = var.command_poll_seconds
-    node_poll_max_attempts    = var.node_poll_max_attempts
-    command_poll_max_attempts = var.command_poll_max_attempts
-    retry_interval_seconds    = var.retry_interval_seconds
-    execution_timeout_seconds = var.execution_timeout_seconds
+  state_machine_template_settings = {
+    functions                  = { for key in keys(local.functions) : key => aws_lambda_function.step[key].arn }
+    node_poll_seconds          = var.node_poll_seconds
+    command_poll_seconds       = var.command_poll_seconds
+    retry_interval_seconds     = var.retry_interval_seconds
+    consistency_settle_seconds = var.consistency_settle_seconds
   }
 
+  # Each machine with its execution timeout (budget.tf).
   state_machines = {
-    provision = templatefile("${path.module}/../../../statemachine/provision.asl.json", local.state_machine_settings)
-    teardown  = templatefile("${path.module}/../../../statemachine/teardown.asl.json", local.state_machine_settings)
+    for kind in ["provision", "teardown"] : kind => templatefile(
+      "${path.module}/../../../statemachine/${kind}.asl.json",
+      merge(local.state_machine_template_settings, { execution_timeout_seconds = local.execution_timeout_seconds[kind] })
+    )
   }
 }
 
@@ -75,6 +76,13 @@ resource "aws_iam_role_policy" "state_machine" {
 
 resource "aws_sfn_state_machine" "pipeline" {
   for_each = local.state_machines
+
+  lifecycle {
+    precondition {
+      condition     = local.execution_timeout_seconds.provision >= local.derived_execution_timeout_seconds.provision
+      error_message = "execution_timeout_seconds is below the sum of the provisioning machine's bounded waits and Tasks (${local.derived_execution_timeout_seconds.provision} s, budget.tf): the execution would time out before a wait's own deadline, skipping the rollback. Leave it null."
+    }
+  }
 
   name       = "${var.name_prefix}-${each.key}"
   role_arn   = aws_iam_role.state_machine.arn

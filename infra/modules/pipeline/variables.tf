@@ -93,27 +93,39 @@ variable "node_poll_seconds" {
   }
 }
 
-variable "node_poll_max_attempts" {
-  description = "Most checks of the nodes (and teardown passes) before the wait counts as failed: node_poll_seconds x this bounds the wait."
-  type        = number
-  default     = 240
-  nullable    = false
-
-  validation {
-    condition     = var.node_poll_max_attempts >= 1 && floor(var.node_poll_max_attempts) == var.node_poll_max_attempts
-    error_message = "node_poll_max_attempts must be a whole number, at least 1."
-  }
-}
-
-variable "command_poll_max_attempts" {
-  description = "Most checks of SSM commands (install and join phases together) before the wait counts as failed."
+variable "node_wait_seconds" {
+  description = "Longest wait for the nodes to run and be SSM-managed (boot and agent registration), counted from the first check; then the environment rolls back."
   type        = number
   default     = 1200
   nullable    = false
 
   validation {
-    condition     = var.command_poll_max_attempts >= 1 && floor(var.command_poll_max_attempts) == var.command_poll_max_attempts
-    error_message = "command_poll_max_attempts must be a whole number, at least 1."
+    condition     = var.node_wait_seconds >= 10 && var.node_wait_seconds <= 86400 && floor(var.node_wait_seconds) == var.node_wait_seconds
+    error_message = "node_wait_seconds must be a whole number of seconds from 10 to 86400."
+  }
+}
+
+variable "teardown_wait_seconds" {
+  description = "Longest a teardown (or a rollback) waits for what it deleted to be gone (instances terminating, volumes deleting); then it fails and the reaper finishes it."
+  type        = number
+  default     = 1200
+  nullable    = false
+
+  validation {
+    condition     = var.teardown_wait_seconds >= 10 && var.teardown_wait_seconds <= 86400 && floor(var.teardown_wait_seconds) == var.teardown_wait_seconds
+    error_message = "teardown_wait_seconds must be a whole number of seconds from 10 to 86400."
+  }
+}
+
+variable "consistency_settle_seconds" {
+  description = "Seconds a rollback waits before its first pass, so that what the failed step created moments ago shows in EC2's describes by tag (EC2 is eventually consistent)."
+  type        = number
+  default     = 5
+  nullable    = false
+
+  validation {
+    condition     = var.consistency_settle_seconds >= 0 && var.consistency_settle_seconds <= 300 && floor(var.consistency_settle_seconds) == var.consistency_settle_seconds
+    error_message = "consistency_settle_seconds must be a whole number of seconds from 0 to 300."
   }
 }
 
@@ -142,13 +154,13 @@ variable "retry_interval_seconds" {
 }
 
 variable "execution_timeout_seconds" {
-  description = "Longest a provisioning or teardown execution may run."
+  description = "Longest a provisioning execution may run. Leave null: it is derived from every bounded wait and Task of the state machine (budget.tf), so that a wait's own deadline always fires first and the rollback runs. A value below the derived one is refused."
   type        = number
-  default     = 3600
+  default     = null
 
   validation {
-    condition     = var.execution_timeout_seconds >= 60 && var.execution_timeout_seconds <= 86400
-    error_message = "execution_timeout_seconds must be between 60 and 86400."
+    condition     = var.execution_timeout_seconds == null || (try(var.execution_timeout_seconds >= 60 && var.execution_timeout_seconds <= 31536000, false))
+    error_message = "execution_timeout_seconds must be null (derived) or between 60 and 31536000 (a year, Step Functions' limit)."
   }
 }
 

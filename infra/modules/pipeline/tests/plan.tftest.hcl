@@ -240,6 +240,38 @@ run "schedules_start_the_machines_with_the_spec" {
   }
 }
 
+run "execution_timeouts_cover_every_bounded_wait" {
+  command = plan
+
+  assert {
+    condition     = jsondecode(aws_sfn_state_machine.pipeline["provision"].definition).TimeoutSeconds == local.derived_execution_timeout_seconds.provision
+    error_message = "By default the provisioning machine's execution timeout is the derived bound (budget.tf)."
+  }
+  assert {
+    # Node wait, the command phases and the rollback's passes alone exceed the former fixed hour.
+    condition     = local.derived_execution_timeout_seconds.provision > var.node_wait_seconds + local.commands_budget_seconds + var.teardown_wait_seconds
+    error_message = "The provisioning bound covers the node wait, every command phase and the rollback."
+  }
+  assert {
+    condition     = jsondecode(aws_sfn_state_machine.pipeline["teardown"].definition).TimeoutSeconds > var.teardown_wait_seconds
+    error_message = "The teardown machine's execution timeout covers its own wait."
+  }
+  assert {
+    condition     = aws_lambda_function.step["validate"].environment[0].variables["MEC_COMMANDS_BUDGET_SECONDS"] == tostring(local.commands_budget_seconds)
+    error_message = "The validate step knows the command phases' budget, to refuse a spec that needs more."
+  }
+}
+
+run "an_execution_timeout_below_the_bound_is_refused" {
+  command = plan
+
+  variables {
+    execution_timeout_seconds = 3600
+  }
+
+  expect_failures = [aws_sfn_state_machine.pipeline]
+}
+
 run "bad_variables_are_refused" {
   command = plan
 
