@@ -97,9 +97,12 @@ $(CHECKOV): infra/requirements-checkov.txt
 checkov: $(CHECKOV)
 	$(CHECKOV) -d infra --framework terraform --quiet --compact --skip-download
 
-## The host-architecture binaries (built by `cargo test`), zipped for the local world.
+## The host-architecture binaries (built by `cargo test`), zipped for the local world, and checked
+## as Lambda reads a zip (the arm64 zips too, when `make lambdas` built them).
 local-lambdas:
 	python3 local/package_lambdas.py $(CARGO_TARGET_DIR)/debug .build/lambdas/local
+	python3 tests/lint/check_lambda_zips.py .build/lambdas/local $$(uname -m | sed 's/aarch64/arm64/') \
+		.build/lambdas/arm64 arm64 --if-present
 
 node_modules/.installed: package-lock.json
 	npm ci --no-audit --no-fund --silent

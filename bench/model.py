@@ -128,6 +128,45 @@ def faults(time_scale: float, latency: dict[str, Figure] | None = None) -> dict[
     return {**values, "time_scale": time_scale, "wait_scale": time_scale}
 
 
+# --- the fault profile (bench part `faults`) ----------------------------------------------------
+
+@dataclass(frozen=True)
+class Setting:
+    value: object
+    reason: str
+
+
+# Layered over `faults(scale)` (the latencies): what a create meets on a bad day on AWS. Keys are
+# local/world/faults.py's faults.json keys.
+FAULT_PROFILE: dict[str, Setting] = {
+    "aws_error_rate": Setting(0.1, "10% of the steps' AWS calls answered throttling or a 5xx (half each), before they apply"),
+    "consistency_seconds": Setting(0.5, "EC2's eventual consistency window, the world's default: a new ID is NotFound for 0.5 real s"),
+    "lost_response_rate": Setting(0.1, "~32 mutating calls a create at 2 workers, ~40 at 10: 3-4 applied calls a run whose answer is lost"),
+    "lost_response_kinds": Setting(["error", "drop"], "the lost answer is a 5xx or a cut connection, at random"),
+    "invoke_service_exception_rate": Setting(0.02, "Lambda.ServiceException on 2% of Step Functions' ~55 Lambda invokes a create"),
+    "invoke_throttle_rate": Setting(0.015, "Lambda.TooManyRequestsException on 1.5% more: ~3.5% in all, ~2 a run"),
+    "invoke_faults_after_run": Setting(True, "the function runs, then its invoke fails: the Retry runs an applied step again"),
+}
+
+
+def fault_profile(time_scale: float, latency: dict[str, Figure] | None = None) -> dict[str, object]:
+    """faults.json for a faulted run: the model's latencies at `time_scale`, then FAULT_PROFILE."""
+    return {**faults(time_scale, latency), **{key: s.value for key, s in FAULT_PROFILE.items()}}
+
+
+def percentile(values: list[float], q: float) -> float:
+    """The q-th percentile (0-100) by linear interpolation between the closest ranks (numpy's
+    default, statistics.quantiles' "inclusive"): p50 is the median, p95 of 5 runs lies between
+    the two slowest."""
+    if not values:
+        raise ValueError("percentile of no values")
+    ordered = sorted(values)
+    at = (len(ordered) - 1) * q / 100
+    low = int(at)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (at - low)
+
+
 # The polls: while one runs, the nodes make progress (their latencies are slept in real time).
 POLL_STATES = {"CheckNodes", "InstallStatus", "JoinStatus"}
 
@@ -168,6 +207,90 @@ def waited_seconds(events: list[dict]) -> float:
             total += (event["timestamp"] - entered).total_seconds()
             entered = None
     return total
+
+
+FAILED_ATTEMPTS = {"TaskFailed", "TaskTimedOut"}
+
+
+def _state_names(events: list[dict]) -> dict[int, str | None]:
+    """Each event's state: each event names the one before it in its own branch
+    (previousEventId), back to its state's entry, even among a Parallel's branches."""
+    name_of: dict[int, str | None] = {}
+    for event in events:
+        entered = event.get("stateEnteredEventDetails") or {}
+        name_of[event["id"]] = entered.get("name") if entered else name_of.get(event.get("previousEventId"))
+    return name_of
+
+
+def _retried(events: list[dict]) -> list[tuple[dict, dict, str]]:
+    """Every Task retry as (failed attempt's event, the next TaskScheduled, the Task's name): a
+    TaskScheduled whose previous event in its branch is a failed attempt."""
+    by_id = {event["id"]: event for event in events}
+    name_of = _state_names(events)
+    found = []
+    for event in events:
+        previous = by_id.get(event.get("previousEventId"))
+        if event["type"] == "TaskScheduled" and previous is not None and previous["type"] in FAILED_ATTEMPTS:
+            found.append((previous, event, name_of.get(previous["id"]) or "?"))
+    return found
+
+
+def _failure(event: dict) -> dict:
+    return event.get("taskFailedEventDetails") or event.get("taskTimedOutEventDetails") or {}
+
+
+def gave_up(events: list[dict]) -> list[str]:
+    """The failed attempts that were not retried (caught, or the end of the Retry): where a run
+    that did not reach READY failed, as "State: error: cause"."""
+    retried = {failed["id"] for failed, _, _ in _retried(events)}
+    name_of = _state_names(events)
+    return [f"{name_of.get(e['id']) or '?'}: {_failure(e).get('error')}: {(_failure(e).get('cause') or '')[:300]}"
+            for e in events if e["type"] in FAILED_ATTEMPTS and e["id"] not in retried]
+
+
+def retries_by_error(events: list[dict]) -> dict[str, int]:
+    """Task retries by the error that caused them (events in order)."""
+    counts: dict[str, int] = {}
+    for failed, _, _ in _retried(events):
+        error = _failure(failed).get("error") or failed["type"]
+        counts[error] = counts.get(error, 0) + 1
+    return dict(sorted(counts.items()))
+
+
+def _parallel_tasks(events: list[dict]) -> set[str]:
+    """Names of the Tasks entered inside a Parallel (its branches run side by side)."""
+    names, depth = set(), 0
+    for event in events:
+        if event["type"] == "ParallelStateEntered":
+            depth += 1
+        elif event["type"] == "ParallelStateExited":
+            depth -= 1
+        elif event["type"] == "TaskStateEntered" and depth > 0:
+            names.add(event["stateEnteredEventDetails"]["name"])
+    return names
+
+
+def retry_interval_seconds(events: list[dict]) -> float:
+    """Real seconds the action steps (not the polls) spent in their Retry intervals, from each
+    failed attempt to the next: the world sleeps them x wait_scale, so they convert back through
+    the scale, but control_seconds counts them in the action steps. A Parallel's branches retry
+    side by side: only its longest branch's intervals count."""
+    gaps: dict[str, float] = {}
+    for failed, again, name in _retried(events):
+        if name not in POLL_STATES:
+            gaps[name] = gaps.get(name, 0.0) + (again["timestamp"] - failed["timestamp"]).total_seconds()
+    parallel = _parallel_tasks(events)
+    return sum(v for k, v in gaps.items() if k not in parallel) + max((v for k, v in gaps.items() if k in parallel), default=0.0)
+
+
+def modelled_with_faults(wall: float, control: float, intervals: float, baseline_control: float, time_scale: float) -> float:
+    """Modelled time to Ready of a faulted run. As without faults, (wall - control) / scale, but the
+    faults' cost inside the action steps is kept rather than taken out as overhead: their Retry
+    intervals (`intervals`, slept x scale) convert back through the scale, and what else they
+    took beyond the same size's fault-free control time (the SDK's own backoffs, the EC2
+    consistency window, the steps run again: real seconds here as on AWS) counts as it is."""
+    extra = max(0.0, control - intervals - baseline_control)
+    return (wall - control + intervals) / time_scale + extra
 
 
 # --- prices -----------------------------------------------------------------------------------

@@ -28,6 +28,61 @@ def table(header: list[str], rows: list[list[Any]]) -> str:
     return "\n".join(lines)
 
 
+def _counts(counts: dict[str, int]) -> str:
+    """{"b": 2, "a": 1} as "a 1, b 2"; nothing as "0"."""
+    return ", ".join(f"{k} {v}" for k, v in sorted(counts.items())) or "0"
+
+
+def _summed(dicts: list[dict[str, int]]) -> dict[str, int]:
+    total: dict[str, int] = {}
+    for d in dicts:
+        for k, v in d.items():
+            total[k] = total.get(k, 0) + v
+    return total
+
+
+def fault_summary(row: dict[str, Any]) -> dict[str, Any]:
+    """p50 and p95 of the runs that reached READY, against the bound; the faults and retries of all."""
+    runs = row["runs"]
+    ready = [r["modelled"] for r in runs if r["status"] == "SUCCEEDED"]
+    bound = model.lower_bound(row["workers"], prefetch=True)
+    p50 = model.percentile(ready, 50) if ready else None
+    p95 = model.percentile(ready, 95) if ready else None
+    return {
+        "runs": len(runs), "ready": len(ready), "p50": p50, "p95": p95, "bound": bound,
+        "faults": _summed([r["faults"]["by_kind"] for r in runs]), "retries": _summed([r["retries"] for r in runs]),
+    }
+
+
+def fault_row(row: dict[str, Any]) -> list[Any]:
+    s = fault_summary(row)
+    ratio = lambda v: f"{v / s['bound']:.2f}×" if v is not None else "-"  # noqa: E731
+    minutes = lambda v: _m(v) if v is not None else "-"  # noqa: E731
+    retries = sum(s["retries"].values())
+    return [row["workers"], s["runs"], f"{s['ready']}/{s['runs']}", minutes(s["p50"]), minutes(s["p95"]), _m(s["bound"]),
+            ratio(s["p50"]), ratio(s["p95"]), _m(row["baseline"]["modelled"]), _counts(s["faults"]),
+            f"{retries} ({_counts(s['retries'])})" if retries else "0"]
+
+
+def fault_findings(rows: list[dict[str, Any]]) -> list[str]:
+    """Every run that did not reach READY, with its error: a finding, never dropped."""
+    return [f"- {r['name']} ({row['workers']} workers): {r['status']}, {r.get('error')}: {(r.get('cause') or '')[:500]}"
+            + "".join(f"; gave up at {g}" for g in r.get("gave_up") or []) + f"; teardown {r.get('teardown')}"
+            for row in rows for r in row["runs"] if r["status"] != "SUCCEEDED"]
+
+
+def faults_section(f: dict[str, Any]) -> str:
+    rows = [fault_row(row) for row in f["rows"]]
+    text = "### Time to Ready with faults (modelled, m:ss)\n\n" + table(
+        ["workers", "runs", "READY", "p50", "p95", "lower bound", "p50 / bound", "p95 / bound", "without faults (1 run)",
+         "faults injected (all runs, by kind)", "Task retries (all runs, by error)"], rows)
+    findings = fault_findings(f["rows"])
+    text += "\n\n" + ("Runs that did not reach READY:\n" + "\n".join(findings) if findings else "Every run reached READY.")
+    profile = table(["faults.json key", "value", "why"], [[k, f"`{v['value']}`", v["reason"]] for k, v in f["profile"].items()])
+    return text + (f"\n\nFault profile (bench/model.py FAULT_PROFILE), over the latency model at time scale {f['time_scale']:g} "
+                   f"({f.get('date', '')}):\n\n" + profile)
+
+
 def render(results: dict[str, Any]) -> str:
     m = results["machine"]
     parts = [f"Machine: {m['cpu']}, {m['cores']} cores, {m['memory']}; {m['date']}; `make bench`."]
@@ -90,4 +145,6 @@ def render(results: dict[str, Any]) -> str:
              "teardowns", "longest wait for an execution environment"],
             [[s["environments"], s["statuses"].get("SUCCEEDED", 0), s["throttled_failures"], f"{s['wall_all']:.1f}",
               f"{s['wall_one']:.1f}", f"{s['ratio']:.2f}×", s["teardowns"], f"{s['max_queued_ms']:.0f} ms"]]))
+    if results.get("faults"):
+        parts.append(faults_section(results["faults"]))
     return "\n\n".join(parts) + "\n"

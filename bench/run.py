@@ -9,8 +9,13 @@ overhead (the emulator's and the binaries' own work, which does not scale): the 
 (wall - the action steps' real time) / scale (bench/model.py explains why); each size runs at
 two scales.
 
+The part `faults` runs creates under bench/model.py's FAULT_PROFILE (throttling and 5xx, lost
+answers, Lambda invoke errors, the EC2 consistency window) and reports p50 and p95 of their
+modelled time to Ready against the lower bound.
+
 Usage: .venv/bin/python bench/run.py   (env: MEC_LOCAL_PORT, CARGO_TARGET_DIR, MEC_BENCH_SCALES,
-       MEC_BENCH_SIZES, MEC_BENCH_PARTS=ready,cost,cold,scale)
+       MEC_BENCH_SIZES, MEC_BENCH_PARTS=ready,cost,cold,scale,faults, MEC_BENCH_FAULT_RUNS,
+       MEC_BENCH_FAULT_SIZES, MEC_BENCH_FAULT_SCALE, MEC_BENCH_BINARIES)
 """
 
 from __future__ import annotations
@@ -45,10 +50,15 @@ WORLD_BINARIES = Path(os.environ.get("MEC_BENCH_BINARIES", RELEASE))
 FUNCTIONS = ["validate", "network", "lifecycle", "master", "workers", "install", "join", "teardown", "reaper", "api"]
 SCALES = [float(s) for s in os.environ.get("MEC_BENCH_SCALES", "0.25,1").split(",")]
 SIZES = [int(s) for s in os.environ.get("MEC_BENCH_SIZES", "0,2,10,50").split(",")]
-PARTS = set(os.environ.get("MEC_BENCH_PARTS", "ready,cost,cold,scale").split(","))
+PARTS = set(os.environ.get("MEC_BENCH_PARTS", "ready,cost,cold,scale,faults").split(","))
+# The parts that run the local world.
+WORLD_PARTS = {"ready", "cost", "scale", "faults"}
 COST_SIZES = (2, 50)
 COLD_STARTS = 20
 SCALE_ENVIRONMENTS = 20
+FAULT_RUNS = int(os.environ.get("MEC_BENCH_FAULT_RUNS", "5"))
+FAULT_SIZES = [int(s) for s in os.environ.get("MEC_BENCH_FAULT_SIZES", "2,10").split(",")]
+FAULT_SCALE = float(os.environ.get("MEC_BENCH_FAULT_SCALE") or SCALES[-1])
 
 
 def log(message: str) -> None:
@@ -348,6 +358,81 @@ def scale(world: World, arns: dict[str, str], single_wall: float | None) -> dict
     }
 
 
+# --- 5: time to Ready with faults -------------------------------------------------------------
+
+def read_faults(state: Path, since: float) -> list[dict[str, Any]]:
+    """The faults the world injected since `since` (local/world/faults.py, imported here only:
+    it needs the world's modules on the path)."""
+    sys.path.insert(0, str(ROOT / "local"))
+    from world.faults import read_faults as read  # noqa: PLC0415
+
+    return read(state, since=since)
+
+
+def teardown(world: World, arns: dict[str, str], name: str, time_scale: float) -> str:
+    """Deletes environment `name` with faults cleared (latencies only), as provision() does."""
+    world.set_faults(model.faults(time_scale))
+    time.sleep(1)  # keeps the teardown's calls out of the create's window
+    sfn = world.client("stepfunctions")
+    gone = wait(sfn, start(sfn, arns["teardown"], f"{name}--d", {"name": name}))
+    time.sleep(1)  # and out of the next create's window
+    return gone["status"]
+
+
+def faulted_create(world: World, arns: dict[str, str], name: str, workers: int, baseline_control: float) -> dict[str, Any]:
+    """One create under the fault profile at FAULT_SCALE, measured, then torn down. A run that
+    does not reach READY is kept with its error (a finding), never dropped."""
+    sfn = world.client("stepfunctions")
+    world.set_faults(model.fault_profile(FAULT_SCALE))
+    done = wait(sfn, start(sfn, arns["provision"], f"{name}--c", {"name": name, "workers": workers}))
+    events = history(sfn, done["executionArn"])
+    (world.state / "histories").mkdir(exist_ok=True)
+    (world.state / "histories" / f"{name}.json").write_text(json.dumps(events, default=str))
+    began, ended = done["startDate"].timestamp(), done["stopDate"].timestamp()
+    control, intervals = model.control_seconds(events), model.retry_interval_seconds(events)
+    run = {
+        "name": name, "status": done["status"], "wall": wall(done), "control": control, "retry_intervals": intervals,
+        "modelled": model.modelled_with_faults(wall(done), control, intervals, baseline_control, FAULT_SCALE),
+        "modelled_plain": (wall(done) - control) / FAULT_SCALE,
+        "retries": model.retries_by_error(events),
+        "faults": injected(world, began, ended),
+    }
+    if done["status"] != "SUCCEEDED":
+        run.update(error=done.get("error"), cause=done.get("cause"), gave_up=model.gave_up(events))
+    run["teardown"] = teardown(world, arns, name, FAULT_SCALE)
+    return run
+
+
+def injected(world: World, began: float, ended: float) -> dict[str, dict[str, int]]:
+    """The faults injected during a create: by kind, and by kind, operation and code."""
+    records = [r for r in read_faults(world.state, began) if r["time"] <= ended + 0.2]
+    detail = Counter(f"{r['kind']} {r['service']}:{r['operation']} {r.get('code') or r.get('mode') or ''}".strip() for r in records)
+    return {"by_kind": dict(sorted(Counter(r["kind"] for r in records).items())), "detail": dict(sorted(detail.items()))}
+
+
+def with_faults(world: World, arns: dict[str, str], warm: bool) -> dict[str, Any]:
+    if not warm:
+        provision(world, arns, "faults-warmup", 1, SCALES[0])
+    rows = []
+    for workers in FAULT_SIZES:
+        # The same size without faults: its control steps' real time is the emulator's own work,
+        # which a faulted run's figure leaves out (and its figure is shown beside).
+        log(f"{workers} workers without faults at time scale {FAULT_SCALE}")
+        baseline = provision(world, arns, f"flt-{workers}w-base", workers, FAULT_SCALE)
+        runs = []
+        for k in range(FAULT_RUNS):
+            log(f"{workers} workers with faults, run {k + 1}/{FAULT_RUNS}, time scale {FAULT_SCALE}")
+            run = faulted_create(world, arns, f"flt-{workers}w-{k}", workers, baseline["overhead"])
+            runs.append(run)
+            log(f"  {run['status']}: wall {run['wall']:.2f} s, control {run['control']:.2f} s (of which Retry intervals "
+                f"{run['retry_intervals']:.2f} s): modelled {run['modelled']:.1f} s; faults {run['faults']['by_kind']}, "
+                f"retries {run['retries']}" + (f"; {run.get('error')}: {run.get('cause')}" if run["status"] != "SUCCEEDED" else ""))
+        rows.append({"workers": workers, "baseline": {k: baseline[k] for k in ("wall", "overhead", "modelled", "retries")},
+                     "lower_bound": model.lower_bound(workers, prefetch=True), "runs": runs})
+    profile = {k: {"value": s.value, "reason": s.reason} for k, s in model.FAULT_PROFILE.items()}
+    return {"time_scale": FAULT_SCALE, "profile": profile, "rows": rows, "date": machine()["date"]}
+
+
 # --- main -------------------------------------------------------------------------------------
 
 def machine() -> dict[str, str]:
@@ -358,14 +443,14 @@ def machine() -> dict[str, str]:
 
 
 def main() -> None:
-    needed = ([WORLD_BINARIES] if PARTS & {"ready", "cost", "scale"} else []) + ([RELEASE] if "cold" in PARTS else [])
+    needed = ([WORLD_BINARIES] if PARTS & WORLD_PARTS else []) + ([RELEASE] if "cold" in PARTS else [])
     missing = [str(d / f"mec-{f}") for d in needed for f in FUNCTIONS if not (d / f"mec-{f}").exists()]
     if missing:
         raise SystemExit(f"missing binaries {missing}: cargo build --release --workspace --bins")
     out = ROOT / ".build" / "bench"
     state = out / datetime.now(timezone.utc).strftime("world-%Y%m%dT%H%M%S")
     zips = out / "zips"
-    if PARTS & {"ready", "cost", "scale"}:
+    if PARTS & WORLD_PARTS:
         subprocess.run([sys.executable, str(ROOT / "local/package_lambdas.py"), str(WORLD_BINARIES), str(zips)], check=True, stdout=subprocess.DEVNULL)
     # Parts not run this time keep their last results (each part says when it ran).
     previous = out / "results.json"
@@ -375,7 +460,7 @@ def main() -> None:
         subprocess.run([sys.executable, str(ROOT / "local/package_lambdas.py"), str(RELEASE), str(out / "zips-release")],
                        check=True, stdout=subprocess.DEVNULL)
         results["cold"] = cold_starts(out / "zips-release")
-    if PARTS & {"ready", "cost", "scale"}:
+    if PARTS & WORLD_PARTS:
         port = int(os.environ.get("MEC_LOCAL_PORT") or 0) or _free_port()
         log(f"local world on port {port}, state {state}")
         world = World(state, port)
@@ -397,6 +482,9 @@ def main() -> None:
                 results["cost"] = cost_only(world, arns)
             if "scale" in PARTS:
                 results["scale"] = scale(world, arns, single)
+            if "faults" in PARTS:
+                # Every function started once, unless a part above did it.
+                results["faults"] = with_faults(world, arns, warm=bool(PARTS & {"ready", "cost"}))
         finally:
             world.stop()
     (out / "results.json").write_text(json.dumps(results, indent=1, default=str))

@@ -96,3 +96,131 @@ def test_the_install_phase_is_what_the_download_at_boot_leaves():
     # A download longer than the registration (25 > 10) still runs for 15 s when the command comes.
     longer = {**FLAT, "download_seconds": model.Figure(25.0, "test"), "install_seconds": model.Figure(30.0, "test")}
     assert model.install_phase(prefetch=True, latency=longer) == 15 + 5 + 10
+
+
+# --- the faults part ----------------------------------------------------------------------------
+
+def test_percentile_interpolates_between_the_closest_ranks():
+    runs = [150.0, 130.0, 140.0, 170.0, 160.0]
+    assert model.percentile(runs, 50) == 150
+    assert model.percentile(runs, 95) == pytest.approx(160 + 0.8 * 10)
+    assert model.percentile(runs, 100) == 170 and model.percentile(runs, 0) == 130
+    assert model.percentile([42.0], 95) == 42
+    assert model.percentile([1.0, 2.0], 50) == 1.5
+    with pytest.raises(ValueError):
+        model.percentile([], 50)
+
+
+def test_the_fault_profile_is_layered_over_the_latencies():
+    profile = model.fault_profile(0.5)
+    assert profile["time_scale"] == profile["wait_scale"] == 0.5
+    assert profile["boot_seconds"] == model.LATENCY["boot_seconds"].seconds
+    assert profile["aws_error_rate"] == 0.1 and profile["invoke_faults_after_run"] is True
+    assert all(s.reason for s in model.FAULT_PROFILE.values()), "every value says why"
+
+
+def _history():
+    """A create with a retried Network step and a Parallel whose branches both retry."""
+    from datetime import datetime, timedelta
+
+    t0 = datetime(2026, 1, 1)
+    events, last = [], {}
+
+    def ev(kind, at, branch="main", name=None, error=None):
+        event = {"id": len(events) + 1, "type": kind, "timestamp": t0 + timedelta(seconds=at), "previousEventId": last.get(branch, 0)}
+        if name:
+            event["stateEnteredEventDetails" if kind.endswith("Entered") else "stateExitedEventDetails"] = {"name": name}
+        if error:
+            event["taskFailedEventDetails"] = {"error": error, "cause": "injected"}
+        events.append(event)
+        last[branch] = event["id"]
+
+    ev("TaskStateEntered", 0, name="Network")
+    ev("TaskScheduled", 0)
+    ev("TaskFailed", 0.5, error="Lambda.ServiceException")
+    ev("TaskScheduled", 1.5)  # a 1 s Retry interval
+    ev("TaskSucceeded", 2)
+    ev("TaskStateExited", 2, name="Network")
+    ev("ParallelStateEntered", 2, name="LaunchNodes")
+    last["a"] = last["b"] = last["main"]
+    ev("TaskStateEntered", 2, "a", name="Masters")
+    ev("TaskStateEntered", 2, "b", name="Workers")
+    ev("TaskScheduled", 2, "a")
+    ev("TaskScheduled", 2, "b")
+    ev("TaskFailed", 2.1, "a", error="Throttled")
+    ev("TaskFailed", 2.2, "b", error="Throttled")
+    ev("TaskScheduled", 2.6, "b")  # 0.4 s
+    ev("TaskScheduled", 3.1, "a")  # 1 s: the longer branch
+    ev("TaskSucceeded", 3.3, "a")
+    ev("TaskSucceeded", 3.3, "b")
+    ev("TaskStateExited", 3.3, "a", name="Masters")
+    ev("TaskStateExited", 3.3, "b", name="Workers")
+    ev("ParallelStateExited", 3.4, name="LaunchNodes")
+    ev("TaskStateEntered", 3.4, name="CheckNodes")
+    ev("TaskScheduled", 3.4)
+    ev("TaskFailed", 3.5, error="Throttled")
+    ev("TaskScheduled", 5.5)  # a poll's interval: already in the polls' time
+    ev("TaskSucceeded", 6)
+    ev("TaskStateExited", 6, name="CheckNodes")
+    ev("TaskStateEntered", 6, name="Install")
+    ev("TaskScheduled", 6)
+    ev("TaskFailed", 6.2, error="States.TaskFailed")  # caught: the run gives up here
+    return events
+
+
+def test_retries_are_counted_by_error_across_parallel_branches():
+    assert model.retries_by_error(_history()) == {"Lambda.ServiceException": 1, "Throttled": 3}
+
+
+def test_retry_intervals_of_the_action_steps_count_the_longest_branch_and_no_poll():
+    assert model.retry_interval_seconds(_history()) == pytest.approx(1.0 + 1.0)
+
+
+def test_gave_up_names_the_failure_that_was_not_retried():
+    assert model.gave_up(_history()) == ["Install: States.TaskFailed: injected"]
+
+
+def test_modelled_with_faults_keeps_the_faults_cost_of_the_action_steps():
+    # wall 40 s at scale 0.25: polls 36 s; action steps 4 s of which 1 s Retry intervals, the
+    # same size without faults 1.5 s of action steps: 1.5 s more (SDK backoffs...) count as is.
+    assert model.modelled_with_faults(40, 4, 1, 1.5, 0.25) == pytest.approx((36 + 1) / 0.25 + 1.5)
+    # No faults: the usual (wall - control) / scale.
+    assert model.modelled_with_faults(40, 1.5, 0, 1.5, 0.25) == pytest.approx(38.5 / 0.25)
+    # Faster action steps than the baseline's: nothing negative.
+    assert model.modelled_with_faults(40, 1, 0, 1.5, 1) == pytest.approx(39)
+
+
+def _faults_results(statuses):
+    bound = model.lower_bound(2, prefetch=True)
+    runs = [{"name": f"flt-2w-{k}", "status": status, "modelled": bound * (1.05 + 0.05 * k),
+             "faults": {"by_kind": {"aws-error": 3, "lost-response": 1}}, "retries": {"Lambda.ServiceException": 1} if k else {},
+             "teardown": "SUCCEEDED", **({"error": "States.TaskFailed", "cause": "join failed", "gave_up": ["JoinNodes: X: y"]}
+                                           if status == "FAILED" else {})}
+            for k, status in enumerate(statuses)]
+    profile = {k: {"value": s.value, "reason": s.reason} for k, s in model.FAULT_PROFILE.items()}
+    return {"time_scale": 1.0, "profile": profile, "date": "today",
+            "rows": [{"workers": 2, "baseline": {"modelled": bound * 1.1}, "lower_bound": bound, "runs": runs}]}
+
+
+def test_fault_summary_takes_percentiles_of_the_ready_runs_only():
+    summary = report.fault_summary(_faults_results(["SUCCEEDED", "SUCCEEDED", "FAILED", "SUCCEEDED"])["rows"][0])
+    bound = model.lower_bound(2, prefetch=True)
+    assert (summary["runs"], summary["ready"]) == (4, 3)
+    assert summary["p50"] == pytest.approx(bound * 1.10)
+    assert summary["p95"] == pytest.approx(bound * (1.10 + 0.9 * 0.10))
+    assert summary["faults"] == {"aws-error": 12, "lost-response": 4}
+    assert summary["retries"] == {"Lambda.ServiceException": 3}
+
+
+def test_the_faults_table_shows_ratios_faults_retries_and_every_failed_run():
+    text = report.faults_section(_faults_results(["SUCCEEDED", "FAILED"]))
+    header, _, row = text.splitlines()[2:5]
+    assert header.startswith("| workers | runs | READY | p50 | p95 | lower bound | p50 / bound | p95 / bound |")
+    assert row == "| 2 | 2 | 1/2 | 2:29 | 2:29 | 2:22 | 1.05× | 1.05× | 2:36 | aws-error 6, lost-response 2 | 1 (Lambda.ServiceException 1) |"
+    assert "- flt-2w-1 (2 workers): FAILED, States.TaskFailed: join failed; gave up at JoinNodes: X: y; teardown SUCCEEDED" in text
+    assert "| aws_error_rate | `0.1` |" in text
+
+
+def test_no_ready_run_leaves_the_percentiles_empty():
+    row = report.fault_row(_faults_results(["FAILED"])["rows"][0])
+    assert row[2:8] == ["0/1", "-", "-", "2:22", "-", "-"]

@@ -6,9 +6,20 @@ Extensions (each covered by local/tests/test_moto_extensions.py):
 - AWS managed IAM policies loaded (MOTO_IAM_LOAD_MANAGED_POLICIES), so that the node role can attach
   AmazonSSMManagedInstanceCore as on AWS.
 - Step Functions `ValidateStateMachineDefinition` and `ListStateMachineVersions`: the Terraform AWS
-  provider calls both for `aws_sfn_state_machine`; moto 5.2 lacks them and the apply hangs on
-  retries. Validation is answered OK here: the definitions are validated by asl-validator in the
-  tests, not by the emulator.
+  provider calls both for `aws_sfn_state_machine` (internal/service/sfn/state_machine.go: the plan's
+  CustomizeDiff `stateMachineDefinitionValidate` fails unless `result` is OK and prints each
+  diagnostic's severity, code and message; Read takes `stateMachineVersions[0]` as the latest
+  version); moto 5.2 lacks them and the apply hangs on retries.
+  Validation answers what AWS answers for the two checks made here (botocore stepfunctions
+  ValidateStateMachineDefinitionOutput: `result` OK | FAIL, `diagnostics` of severity / code /
+  message / location, `truncated`): the definition must parse as ASL (moto's own static analyser,
+  which CreateStateMachine runs too: code SCHEMA_VALIDATION_FAILED), and every StartAt / Next /
+  Default / Catch target must be a state of its scope and every state reachable
+  (MISSING_TRANSITION_TARGET, AWS's own message shapes: "Missing 'Next' target: X at
+  /States/A/Next", "State \"X\" is not reachable.", as quoted from AWS in localstack PR #12487
+  and serverless-step-functions issue #250). Other checks AWS makes are not emulated.
+  Versions are moto's own (CreateStateMachine / UpdateStateMachine with `publish`), listed newest
+  first as the API reference says, in one page.
 - Every instance of a RunInstances call gets its instance profile: moto 5.2 associates it with
   the first instance only (moto/ec2/responses/instances.py run_instances), where EC2 launches
   each instance with it (EC2 API reference, RunInstances `IamInstanceProfile`).
@@ -16,6 +27,7 @@ Extensions (each covered by local/tests/test_moto_extensions.py):
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 
@@ -28,11 +40,59 @@ from moto.stepfunctions.responses import StepFunctionResponse
 
 
 def validate_state_machine_definition(self: StepFunctionResponse) -> ActionResult:
-    return ActionResult({"result": "OK", "diagnostics": [], "truncated": False})
+    """The definition's ERROR diagnostics; FAIL when there is one (nothing here is a WARNING)."""
+    diagnostics = definition_errors(self._get_param("definition") or "", self._get_param("type") or "STANDARD")
+    return ActionResult({"result": "FAIL" if diagnostics else "OK", "diagnostics": diagnostics, "truncated": False})
+
+
+def definition_errors(definition: str, machine_type: str) -> list[dict[str, str]]:
+    """SCHEMA_VALIDATION_FAILED when moto's ASL parser refuses the definition (as its
+    CreateStateMachine does), else the MISSING_TRANSITION_TARGET diagnostics of every scope."""
+    from moto.stepfunctions.parser.asl.static_analyser.express_static_analyser import ExpressStaticAnalyser
+    from moto.stepfunctions.parser.asl.static_analyser.static_analyser import StaticAnalyser
+
+    analyser = ExpressStaticAnalyser() if machine_type == "EXPRESS" else StaticAnalyser()
+    try:
+        analyser.analyse(definition)
+    except Exception as refused:  # noqa: BLE001 - every parser failure is the definition's
+        return [{"severity": "ERROR", "code": "SCHEMA_VALIDATION_FAILED", "message": str(refused)[:1000]}]
+    return [{"severity": "ERROR", "code": "MISSING_TRANSITION_TARGET", "message": message, "location": location}
+            for message, location in transition_errors(json.loads(definition), "")]
+
+
+def transition_errors(scope: dict, path: str) -> list[tuple[str, str]]:
+    """(message, location) of each target missing from `scope`'s States and each state no
+    target reaches; then the same inside its Parallel branches and Map processors."""
+    states = scope.get("States") or {}
+    targets = [(scope.get("StartAt"), f"{path}/StartAt", "Next")]
+    for name, state in states.items():
+        at = f"{path}/States/{name}"
+        targets.append((state.get("Next"), f"{at}/Next", "Next"))
+        targets.append((state.get("Default"), f"{at}/Default", "Default"))
+        targets += [(c.get("Next"), f"{at}/Choices[{i}]/Next", "Next") for i, c in enumerate(state.get("Choices") or [])]
+        targets += [(c.get("Next"), f"{at}/Catch[{i}]/Next", "Next") for i, c in enumerate(state.get("Catch") or [])]
+    errors = [(f"Missing '{field}' target: {target} at {location}", location)
+              for target, location, field in targets if target is not None and target not in states]
+    reached = {target for target, _, _ in targets if target is not None}
+    errors += [(f'State "{name}" is not reachable. at {path}/States/{name}', f"{path}/States/{name}")
+               for name in states if name not in reached]
+    for name, state in states.items():
+        at = f"{path}/States/{name}"
+        for i, branch in enumerate(state.get("Branches") or []):
+            errors += transition_errors(branch, f"{at}/Branches[{i}]")
+        for key in ("ItemProcessor", "Iterator"):
+            if isinstance(state.get(key), dict):
+                errors += transition_errors(state[key], f"{at}/{key}")
+    return errors
 
 
 def list_state_machine_versions(self: StepFunctionResponse) -> ActionResult:
-    return ActionResult({"stateMachineVersions": []})
+    """moto's published versions of the machine, newest first (StateMachineDoesNotExist for an
+    unknown machine, moto's own error)."""
+    machine = self.stepfunction_backend.describe_state_machine(self._get_param("stateMachineArn"))
+    versions = sorted(getattr(machine, "versions", {}).values(), key=lambda v: (v.creation_date, v.version), reverse=True)
+    return ActionResult({"stateMachineVersions": [
+        {"stateMachineVersionArn": v.arn, "creationDate": v.creation_date} for v in versions]})
 
 
 def profile_for_every_instance() -> None:

@@ -11,6 +11,16 @@ characters, single-use without a TTL and consumed even by a failed join, joins o
 everywhere. Workers get `var/lock/clustered.lock`, control-plane joiners a dqlite `cluster.yaml`
 listing every control-plane address: the files the join script checks for "already joined".
 
+The network between nodes is the state's (state.py FLOWS, decided by the world from the security
+groups, world/network.py), and a node whose instance is not running answers nothing: a join
+reaches the contacted node's cluster agent on tcp 25000 or times out; a control-plane joiner's
+k8s-dqlite needs tcp 19001 with the datastore's leader, else the join ends well but the node has
+no datastore and never turns Ready; a node is Ready on the control plane when its kubelet reaches
+an API server (a worker: tcp 16443 to a control-plane node online in the datastore); the API
+server reaches a kubelet on tcp 10250 (`kubectl get --raw /api/v1/nodes/N/proxy/healthz`); the
+voters follow go-dqlite's roles adjustment (an offline voter stays one until an online stand-by
+or spare can take its place).
+
 Sources: canonical/microk8s branch 1.32 (37f80a95dc21), pallets/click 7.0.
 
 | rule                   | what                                                               | source |
@@ -577,6 +587,18 @@ def check_join(s: dict[str, Any], me_id: str, hostname: str, addr: str, port: in
     return target_id, target
 
 
+def write_dqlite_cluster(control: list[dict[str, Any]]) -> None:
+    """Every control-plane node's cluster.yaml: the members in join order, with their roles
+    (0 voter, 1 standby, 2 spare)."""
+    body = "".join(f"- Address: {n['private_ip']}:19001\n  ID: {k + 1}\n"
+                   f"  Role: {0 if k < VOTERS else 1 if k < VOTERS + STANDBYS else 2}\n"
+                   for k, n in enumerate(control))
+    for n in control:
+        path = Path(n["root"]) / DQLITE_CLUSTER
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(body)
+
+
 def claim_dqlite_change(s: dict[str, Any], cluster: str) -> None:
     """dqlite takes one membership change at a time: a control-plane join while another is in
     flight is refused (the join script retries; mec sends control-plane joins one at a time)."""
@@ -644,7 +666,9 @@ def join(ctx: Context, args: list[str]) -> int:
         in_datastore = not worker and leader is not None and dqlite_linked(s, ctx.instance_id, leader)
         if in_datastore:
             me["dqlite_member"] = True
-        control = dqlite_members(s, me["cluster"])
+        if not worker:
+            # Under the lock: a later joiner's list must not be overwritten by this one's.
+            write_dqlite_cluster(dqlite_members(s, me["cluster"]))
         target_root = Path(s["nodes"][target_id]["root"])
         time_scale = s["time_scale"]
         my_ips = [me["private_ip"], *me.get("extra_sans", [])]
@@ -664,14 +688,6 @@ def join(ctx: Context, args: list[str]) -> int:
                 "    /var/snap/microk8s/current/args/traefik/provider.yaml\n")
     else:
         pki.adopt_cluster_ca(ctx.root, target_root, my_ips)
-        # dqlite roles: 0 voter, 1 standby, 2 spare.
-        body = "".join(f"- Address: {n['private_ip']}:19001\n  ID: {k + 1}\n"
-                       f"  Role: {0 if k < VOTERS else 1 if k < VOTERS + STANDBYS else 2}\n"
-                       for k, n in enumerate(control))
-        for n in control:
-            path = Path(n["root"]) / DQLITE_CLUSTER
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(body)
         if in_datastore:
             ctx.out("Waiting for this node to finish joining the cluster. .. .. ..")
         else:

@@ -182,17 +182,138 @@ def run(endpoint: str, machine: str, name: str, payload: dict, timeout: float = 
         time.sleep(0.5)
 
 
+def history(endpoint: str, execution_arn: str) -> list[dict]:
+    """Every event of the execution's history, oldest first."""
+    sfn = client(endpoint, "stepfunctions")
+    return [e for page in sfn.get_paginator("get_execution_history").paginate(executionArn=execution_arn)
+            for e in page["events"]]
+
+
+def state_of(events: list[dict], event: dict) -> str | None:
+    """The state an event belongs to: its previousEventId chain back to the state's *StateEntered
+    event (each Parallel branch has its own chain, so interleaved branches do not mix)."""
+    by_id = {e["id"]: e for e in events}
+    current: dict | None = event
+    while current is not None:
+        if "stateEnteredEventDetails" in current:
+            return current["stateEnteredEventDetails"]["name"]
+        current = by_id.get(current.get("previousEventId"))
+    return None
+
+
+# The states that send an SSM command; the *Status state after one polls it and fails for it.
+COMMAND_STATES = ("Install", "MintToken", "JoinNodes", "Verify", "EnableAddons")
+
+
+def failure_of(endpoint: str, done: dict) -> dict:
+    """Where a FAILED provisioning execution failed, read from its history up to Rollback:
+    `state`, the state whose TaskFailed carries the execution's own error and cause (else, for an
+    error a Pass state sets, the last state entered); `last_task`, the last Task or Parallel state
+    entered; `sent_by`, the last command-sending state entered (which command a *Status state
+    failed on); `path`, the states entered; `error` and `cause`, the execution's."""
+    events = history(endpoint, done["executionArn"])
+    rollback = next((k for k, e in enumerate(events) if e["type"] == "TaskStateEntered"
+                     and e["stateEnteredEventDetails"]["name"] == "Rollback"), None)
+    assert rollback is not None, f"no Rollback in {[e['type'] for e in events]}"
+    before = events[:rollback]
+    path = [e["stateEnteredEventDetails"]["name"] for e in before if "stateEnteredEventDetails" in e]
+    caught = [e for e in before if e["type"] == "TaskFailed"
+              and e["taskFailedEventDetails"].get("error") == done.get("error")
+              and e["taskFailedEventDetails"].get("cause") == done.get("cause")]
+    tasks = [e["stateEnteredEventDetails"]["name"] for e in before if e["type"] in ("TaskStateEntered", "ParallelStateEntered")]
+    return {"state": state_of(events, caught[-1]) if caught else path[-1], "last_task": tasks[-1] if tasks else None,
+            "sent_by": next((s for s in reversed(path) if s in COMMAND_STATES), None), "path": path,
+            "error": done.get("error"), "cause": done.get("cause") or ""}
+
+
+def retried_failures(events: list[dict]) -> list[tuple[str, str, str]]:
+    """(state, error, cause) of each TaskFailed that the state's Retry answered: the next event in
+    its chain schedules the same state's task again."""
+    found = []
+    for event in events:
+        if event["type"] != "TaskFailed":
+            continue
+        following = [e for e in events if e.get("previousEventId") == event["id"]]
+        if any(e["type"] == "TaskScheduled" and state_of(events, e) == state_of(events, event) for e in following):
+            details = event["taskFailedEventDetails"]
+            found.append((state_of(events, event), details.get("error", ""), details.get("cause", "")))
+    return found
+
+
 def tagged(endpoint: str, environment: str) -> list[str]:
+    """Everything the environment still owns, found without the tag-filtered describes that mec's
+    teardown and `mec audit` use themselves: the union of two independent inventories, so that a
+    resource one of them misses is still found. Ids (i-…, vpc-…), parameter names, and
+    `schedule:<group>/<name>` for its expiry schedule."""
+    return sorted(set(tagging_api_inventory(endpoint, environment)) | set(describe_inventory(endpoint, environment)))
+
+
+# Lifecycles whose last states are not "left": a terminated instance (EC2 shows it for a while), a
+# closed or cancelled spot request (it outlives its instance).
+GONE_STATES = {"ec2:instance": {"terminated"}, "ec2:spot-instance-request": {"closed", "cancelled"}}
+
+
+def tagging_api_inventory(endpoint: str, environment: str) -> list[str]:
+    """Every resource of any type tagged mec:environment=<environment>, from the Resource Groups
+    Tagging API (GetResources with a TagFilter), less instances and spot requests in a final
+    state."""
+    tagging = client(endpoint, "resourcegroupstaggingapi")
+    found: list[tuple[str, str]] = []
+    token = ""
+    while True:
+        page = tagging.get_resources(TagFilters=[{"Key": "mec:environment", "Values": [environment]}],
+                                     ResourcesPerPage=100, PaginationToken=token)
+        for resource in page["ResourceTagMappingList"]:
+            arn = resource["ResourceARN"]
+            service, kind = arn.split(":")[2], arn.split(":", 5)[5].split("/", 1)[0]
+            ident = arn.split(":", 5)[5].split("/", 1)[1] if service in ("ec2", "ssm") else arn
+            if service == "ssm" and kind == "parameter":
+                ident = "/" + ident.lstrip("/")
+            found.append((f"{service}:{kind}", ident))
+        token = page.get("PaginationToken") or ""
+        if not token:
+            break
+    # Their states from plain, unfiltered describes (naming a brand-new ID may be NotFound for a
+    # moment: EC2's eventual consistency, world/ec2_time.py).
     ec2 = client(endpoint, "ec2")
-    by_tag = [{"Name": "tag:mec:environment", "Values": [environment]}]
-    found = [i["InstanceId"] for r in ec2.describe_instances(Filters=by_tag + [{"Name": "instance-state-name", "Values": ["pending", "running", "stopping", "stopped", "shutting-down"]}])["Reservations"] for i in r["Instances"]]
-    found += [v["VpcId"] for v in ec2.describe_vpcs(Filters=by_tag)["Vpcs"]]
-    found += [s["SubnetId"] for s in ec2.describe_subnets(Filters=by_tag)["Subnets"]]
-    found += [g["GroupId"] for g in ec2.describe_security_groups(Filters=by_tag)["SecurityGroups"]]
-    found += [g["InternetGatewayId"] for g in ec2.describe_internet_gateways(Filters=by_tag)["InternetGateways"]]
-    found += [t["RouteTableId"] for t in ec2.describe_route_tables(Filters=by_tag)["RouteTables"]]
-    found += [v["VolumeId"] for v in ec2.describe_volumes(Filters=by_tag)["Volumes"]]
-    found += [p["Name"] for p in client(endpoint, "ssm").get_parameters_by_path(Path=f"/mec/{environment}", Recursive=True)["Parameters"]]
+    ended = {i["InstanceId"] for page in ec2.get_paginator("describe_instances").paginate() for r in page["Reservations"]
+             for i in r["Instances"] if i["State"]["Name"] in GONE_STATES["ec2:instance"]}
+    if any(t == "ec2:spot-instance-request" for t, _ in found):
+        ended |= {r["SpotInstanceRequestId"] for r in ec2.describe_spot_instance_requests()["SpotInstanceRequests"]
+                  if r["State"] in GONE_STATES["ec2:spot-instance-request"]}
+    return [ident for _, ident in found if ident not in ended]
+
+
+def describe_inventory(endpoint: str, environment: str) -> list[str]:
+    """The same from plain, unfiltered describes of each kind mec creates, filtered here by tag
+    (instances not terminated, volumes, VPCs, subnets, security groups, internet gateways, route
+    tables), SSM parameters under /mec/<environment>/ (by path, and among all parameters), and
+    the environment's expiry schedule among all schedules."""
+    ec2 = client(endpoint, "ec2")
+
+    def mine(item: dict) -> bool:
+        return any(t["Key"] == "mec:environment" and t["Value"] == environment for t in item.get("Tags") or [])
+
+    def every(operation: str, key: str) -> list[dict]:
+        return [item for page in ec2.get_paginator(operation).paginate() for item in page[key]]
+
+    found = [i["InstanceId"] for r in every("describe_instances", "Reservations") for i in r["Instances"]
+             if mine(i) and i["State"]["Name"] != "terminated"]
+    for operation, key, ident in (("describe_volumes", "Volumes", "VolumeId"), ("describe_vpcs", "Vpcs", "VpcId"),
+                                  ("describe_subnets", "Subnets", "SubnetId"),
+                                  ("describe_security_groups", "SecurityGroups", "GroupId"),
+                                  ("describe_internet_gateways", "InternetGateways", "InternetGatewayId"),
+                                  ("describe_route_tables", "RouteTables", "RouteTableId")):
+        found += [item[ident] for item in every(operation, key) if mine(item)]
+    ssm = client(endpoint, "ssm")
+    prefix = f"/mec/{environment}/"
+    found += [p["Name"] for page in ssm.get_paginator("get_parameters_by_path").paginate(Path=prefix.rstrip("/"), Recursive=True)
+              for p in page["Parameters"]]
+    found += [p["Name"] for page in ssm.get_paginator("describe_parameters").paginate() for p in page["Parameters"]
+              if p["Name"].startswith(prefix)]
+    scheduler = client(endpoint, "scheduler")
+    found += [f"schedule:{s['GroupName']}/{s['Name']}" for page in scheduler.get_paginator("list_schedules").paginate()
+              for s in page["Schedules"] if s["Name"] == f"{environment}-expiry"]
     return found
 
 

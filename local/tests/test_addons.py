@@ -6,25 +6,68 @@ Validate with nothing created."""
 from __future__ import annotations
 
 import json
-import subprocess
+import re
 import sys
 from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, run, tagged
+from conftest import ROOT, failure_of, run, tagged
 from test_pipeline_e2e import history_states
+
+sys.path.insert(0, str(ROOT / "local"))
+import nodesim  # noqa: E402
 
 CATALOGUE = json.loads((ROOT / "functions/shared/catalogue/addons.json").read_text())["addons"]
 # Enough memory for every entry (kubeflow-pipelines: 8 GiB in all, x86_64 only).
 X86 = {"instance_type": "m5.xlarge", "worker_instance_type": "m5.xlarge"}
 
 
-def pods(state: Path, environment: str) -> str:
-    done = subprocess.run([sys.executable, str(ROOT / "local/world/kubectl.py"), str(state), environment,
-                           "get", "pods", "-A"], capture_output=True, text=True)
-    assert done.returncode == 0, done.stderr
-    return done.stdout
+def on_master(state: Path, environment: str, script: str) -> tuple[int, str]:
+    """Runs `script` in a shell on the environment's first master, as its user would (microk8s on
+    the PATH, as a login shell has /snap/bin); (exit code, stdout + stderr)."""
+    cluster = nodesim.Cluster(state / "clusters" / environment, environment)
+    master = next(i for i, n in cluster.state()["nodes"].items() if (n.get("node_name") or "").endswith("-master-0"))
+    result = nodesim.run_shell(cluster.node(master), 'PATH="$MEC_ROOT/snap/bin:$PATH"\n' + script)
+    return result.exit_code, result.stdout + result.stderr
+
+
+def pods(state: Path, environment: str, namespace: str | None = None) -> list[tuple[str, str]]:
+    """(pod name, STATUS) of `microk8s kubectl get pods -A` (or -n NAMESPACE) on the master."""
+    code, out = on_master(state, environment, "microk8s kubectl get pods " + (f"-n {namespace}" if namespace else "-A"))
+    assert code == 0, out
+    lines = [line.split() for line in out.splitlines() if line.strip() and not line.startswith("No resources found")]
+    if not lines:
+        return []
+    header, rows = lines[0], lines[1:]
+    name = header.index("NAME")
+    status = header.index("STATUS")
+    return [(row[name], row[status]) for row in rows]
+
+
+# What the catalogue says about an entry, as a user reads it: the MicroK8s add-on its commands
+# enable (if any), the namespace and workload its health check names.
+ENABLED = re.compile(r"^microk8s enable (?:community/)?([a-z0-9-]+)$")
+NAMESPACE = re.compile(r"-n (\S+)")
+WORKLOAD = re.compile(r"(?:deployment|daemonset)/(\S+)")
+
+
+def assert_installed(state: Path, environment: str, entry: dict) -> None:
+    """The entry is there as its user would check it: `microk8s status -a NAME` says enabled (for a
+    MicroK8s add-on), its catalogue health check passes on the master, and its namespace runs pods
+    (the named workload's among them), every one Running."""
+    name, health = entry["name"], entry["health"]["command"]
+    if any(m and m.group(1) == name for m in map(ENABLED.match, entry["commands"])):
+        code, out = on_master(state, environment, f"microk8s status -a {name}")
+        assert (code, out.strip()) == (0, "enabled"), (name, out)
+    code, out = on_master(state, environment, health)
+    assert code == 0, (name, health, out)
+    namespace = NAMESPACE.search(health)
+    if namespace:
+        listed = pods(state, environment, namespace.group(1))
+        assert listed and all(status == "Running" for _, status in listed), (name, listed)
+        workload = WORKLOAD.search(health)
+        assert not workload or any(pod.startswith(workload.group(1) + "-") for pod, _ in listed), (name, listed)
 
 
 def create(endpoint: str, name: str, spec: dict) -> dict:
@@ -48,11 +91,11 @@ def test_every_entry_of_the_default_channel_installs_and_is_verified(world):
     assert all(a["status"] == "READY" and a["optional"] is False for a in record["addons"]), record["addons"]
     order = [a["name"] for a in record["addons"]]
     assert order.index("helm3") < order.index("edgex") and order.index("dns") < order.index("openebs")
-    listing = pods(state, "addons-all")
-    for workload in ("coredns", "nginx-ingress-microk8s-controller", "metrics-server", "openebs-localpv-provisioner",
-                     "edgex-napa-core-data", "ml-pipeline-ui", "gopaddle"):
-        assert workload in listing, listing
-    assert "CrashLoopBackOff" not in listing
+    for entry in CATALOGUE:
+        if entry["name"] in names:
+            assert_installed(state, "addons-all", entry)
+    listed = pods(state, "addons-all")
+    assert listed and all(status == "Running" for _, status in listed), listed
     delete(endpoint, "addons-all")
 
 
@@ -69,7 +112,13 @@ def test_an_optional_failure_leaves_the_environment_ready(world, faults):
     assert by_name["edgex"]["status"] == "FAILED" and by_name["edgex"]["optional"] is True
     assert "injected fault" in by_name["edgex"]["message"]
     assert by_name["helm3"]["optional"] is False, "gopaddle-lite needs helm3 too"
-    assert "gateway" in pods(state, "addons-opt")
+    entries = {e["name"]: e for e in CATALOGUE}
+    for name in ("gopaddle-lite", "helm3", "dns", "hostpath-storage"):
+        assert_installed(state, "addons-opt", entries[name])
+    # The failed one is not there for its user either: its health check fails, its namespace is empty.
+    code, out = on_master(state, "addons-opt", entries["edgex"]["health"]["command"])
+    assert code != 0, out
+    assert pods(state, "addons-opt", NAMESPACE.search(entries["edgex"]["health"]["command"]).group(1)) == []
     delete(endpoint, "addons-opt")
 
 
@@ -79,9 +128,9 @@ def test_a_failing_required_addon_rolls_back_and_leaves_nothing(world, faults):
     done = create(endpoint, "addons-fail", {"workers": 1, "addons": ["dns", "edgex"]})
     assert done["status"] == "FAILED", done
     assert done.get("error") == "CommandFailed", f"{done.get('error')}: {done.get('cause')}"
-    assert "add-on edgex failed" in done.get("cause", "")
-    states = history_states(endpoint, done["executionArn"])
-    assert "EnableAddons" in states and "Rollback" in states
+    failure = failure_of(endpoint, done)
+    assert (failure["state"], failure["sent_by"]) == ("JoinStatus", "EnableAddons"), failure
+    assert "add-on edgex failed" in failure["cause"], failure
     assert tagged(endpoint, "addons-fail") == [], "the rollback removed everything"
 
 

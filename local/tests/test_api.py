@@ -13,7 +13,7 @@ import urllib.request
 
 import pytest
 
-from conftest import ROOT, mec, tagged
+from conftest import ROOT, client, mec, tagged
 
 OPENAPI = ROOT / "functions/api/openapi.json"
 
@@ -47,6 +47,15 @@ def wait_for(api: str, name: str, want: str, timeout: float = 240) -> dict:
         assert record["status"] not in ("FAILED", "DELETED") or want in ("FAILED", "DELETED"), record
         assert time.time() < deadline, f"{name} never became {want}: {record}"
         time.sleep(0.5)
+
+
+def executions(endpoint: str, machine: str, prefix: str) -> list[str]:
+    """Names of the machine's executions starting with `prefix`, from Step Functions'
+    ListExecutions (every status, every page)."""
+    sfn = client(endpoint, "stepfunctions")
+    arn = next(m["stateMachineArn"] for m in sfn.list_state_machines()["stateMachines"] if m["name"] == machine)
+    return [e["name"] for page in sfn.get_paginator("list_executions").paginate(stateMachineArn=arn)
+            for e in page["executions"] if e["name"].startswith(prefix)]
 
 
 def error_of(status: int, body: dict, want: int, code: str, field: str | None) -> None:
@@ -95,11 +104,12 @@ def test_create_ready_delete_through_the_api(world):
     status, listing, _ = call(api, "GET", "/environments")
     assert {"name": "api-lab", "status": "READY"}.items() <= next(e for e in listing["environments"] if e["name"] == "api-lab").items()
 
-    # The CLI sees the environment the API created, and the API counts one create only.
+    # The CLI sees the environment the API created; Step Functions itself (not mec's reading of
+    # it) holds one provisioning execution for the name: the repeated POST and the 409 started none.
     cli = mec(endpoint, "status", "api-lab", "--json")
     assert cli.returncode == 0 and json.loads(cli.stdout)["status"] == "READY", cli.stdout + cli.stderr
-    sfn_creates = [e for e in json.loads(mec(endpoint, "list", "--json").stdout) if e["name"] == "api-lab"]
-    assert len(sfn_creates) == 1
+    creates = executions(endpoint, "mec-provision", "api-lab--")
+    assert len(creates) == 1 and creates[0].startswith("api-lab--c-"), creates
 
     status, deleting, headers = call(api, "DELETE", "/environments/api-lab")
     assert status == 202 and deleting["status"] == "DELETING", deleting
@@ -109,6 +119,9 @@ def test_create_ready_delete_through_the_api(world):
     wait_for(api, "api-lab", "DELETED")
     status, again, _ = call(api, "DELETE", "/environments/api-lab")
     assert (status, again["status"]) == (202, "DELETED")
+    deletes = executions(endpoint, "mec-teardown", "api-lab--")
+    assert len(deletes) == 1 and deletes[0].startswith("api-lab--d-"), "three DELETEs, one teardown"
+    assert executions(endpoint, "mec-provision", "api-lab--") == creates
     assert tagged(endpoint, "api-lab") == [], "nothing tagged for the environment is left"
 
 

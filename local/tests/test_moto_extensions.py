@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import json
 import os
+import re
 
 import boto3
 import pytest
+
+from conftest import ROOT
 
 @pytest.fixture()
 def sfn(endpoint):
@@ -15,21 +18,69 @@ def sfn(endpoint):
     return boto3.client("stepfunctions", endpoint_url=endpoint, region_name="us-east-1")
 
 
-def test_validate_state_machine_definition_answers_ok(sfn):
-    definition = {"StartAt": "Done", "States": {"Done": {"Type": "Succeed"}}}
+def rendered(template: str) -> str:
+    """A state machine template of statemachine/ filled in as Terraform fills it: function ARNs
+    for ${functions.*}, a number for every other placeholder (seconds, attempts)."""
+    text = (ROOT / "statemachine" / template).read_text()
+    text = re.sub(r"\$\{functions\.(\w+)\}", r"arn:aws:lambda:us-east-1:123456789012:function:mec-\1", text)
+    return re.sub(r"\$\{[^}]+\}", "5", text)
+
+
+def provider_plan_error(answer: dict) -> str | None:
+    """What the Terraform AWS provider's plan does with the answer (internal/service/sfn/
+    state_machine.go stateMachineDefinitionValidate): None when `result` is OK, else its error
+    built from each diagnostic's severity, code and message (all three required members)."""
+    if answer["result"] == "OK":
+        return None
+    return "invalid Step Functions State Machine definition: " + "; ".join(
+        f"{d['severity']} ({d['code']}): {d['message']}" for d in answer["diagnostics"])
+
+
+@pytest.mark.parametrize("template", ["provision.asl.json", "teardown.asl.json"])
+def test_mecs_state_machines_pass_the_providers_validation(sfn, template):
+    answer = sfn.validate_state_machine_definition(definition=rendered(template), type="STANDARD")
+    assert provider_plan_error(answer) is None, answer["diagnostics"]
+    assert answer["diagnostics"] == [] and answer["truncated"] is False
+
+
+@pytest.mark.parametrize("definition,code,words", [
+    ("{not json", "SCHEMA_VALIDATION_FAILED", "ASLParserException"),
+    (json.dumps({"StartAt": "Done", "States": {"Done": {"Type": "Bogus"}}}), "SCHEMA_VALIDATION_FAILED", "Bogus"),
+    (json.dumps({"StartAt": "A", "States": {"A": {"Type": "Pass", "Next": "Gone"}, "B": {"Type": "Succeed"}}}),
+     "MISSING_TRANSITION_TARGET", "Missing 'Next' target: Gone at /States/A/Next"),
+])
+def test_a_broken_definition_fails_the_providers_plan_with_its_diagnostics(sfn, definition, code, words):
+    answer = sfn.validate_state_machine_definition(definition=definition)
+    error = provider_plan_error(answer)
+    assert error is not None and f"ERROR ({code}): " in error and words in error, answer
+
+
+def test_an_unreachable_state_is_reported_where_it_is(sfn):
+    branch = {"StartAt": "X", "States": {"X": {"Type": "Pass", "End": True}, "Lost": {"Type": "Succeed"}}}
+    definition = {"StartAt": "P", "States": {"P": {"Type": "Parallel", "Branches": [branch], "End": True}}}
     answer = sfn.validate_state_machine_definition(definition=json.dumps(definition))
-    assert answer["result"] == "OK"
-    assert answer["diagnostics"] == []
+    assert answer["result"] == "FAIL"
+    assert [(d["code"], d["location"]) for d in answer["diagnostics"]] == [
+        ("MISSING_TRANSITION_TARGET", "/States/P/Branches[0]/States/Lost")]
 
 
-def test_list_state_machine_versions_is_empty(sfn):
-    created = sfn.create_state_machine(
-        name="ext-test",
-        definition=json.dumps({"StartAt": "Done", "States": {"Done": {"Type": "Succeed"}}}),
-        roleArn="arn:aws:iam::123456789012:role/ext-test",
-    )
-    answer = sfn.list_state_machine_versions(stateMachineArn=created["stateMachineArn"])
-    assert answer["stateMachineVersions"] == []
+def test_list_state_machine_versions_gives_the_provider_the_latest_version_first(sfn):
+    definition = json.dumps({"StartAt": "Done", "States": {"Done": {"Type": "Succeed"}}})
+    role = "arn:aws:iam::123456789012:role/ext-test"
+    plain = sfn.create_state_machine(name="ext-plain", definition=definition, roleArn=role)["stateMachineArn"]
+    assert sfn.list_state_machine_versions(stateMachineArn=plain)["stateMachineVersions"] == []
+
+    machine = sfn.create_state_machine(name="ext-versioned", definition=definition, roleArn=role, publish=True)
+    assert machine["stateMachineVersionArn"] == machine["stateMachineArn"] + ":1"
+    updated = sfn.update_state_machine(stateMachineArn=machine["stateMachineArn"], publish=True,
+                                       definition=json.dumps({"StartAt": "Done", "States": {"Done": {"Type": "Pass", "End": True}}}))
+    versions = sfn.list_state_machine_versions(stateMachineArn=machine["stateMachineArn"])["stateMachineVersions"]
+    # The provider's Read sets state_machine_version_arn from versions[0].
+    assert [v["stateMachineVersionArn"] for v in versions] == [updated["stateMachineVersionArn"], machine["stateMachineVersionArn"]]
+    assert versions[0]["creationDate"] >= versions[1]["creationDate"]
+
+    with pytest.raises(sfn.exceptions.StateMachineDoesNotExist):
+        sfn.list_state_machine_versions(stateMachineArn=plain.replace("ext-plain", "ext-none"))
 
 
 def test_every_instance_of_a_launch_gets_the_instance_profile(endpoint):

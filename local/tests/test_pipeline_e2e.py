@@ -12,7 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, client, mec, run, tagged
+from conftest import ROOT, client, failure_of, history, mec, retried_failures, run, state_of, tagged
+
+sys.path.insert(0, str(ROOT / "local"))
+from world.faults import read_faults  # noqa: E402
 
 
 def test_create_to_ready_then_delete_leaves_nothing(world):
@@ -74,6 +77,7 @@ def test_the_cli_creates_audits_and_deletes_and_refuses_bad_specs(world):
     assert deleted.returncode == 0, deleted.stdout + deleted.stderr
     audit = mec(endpoint, "audit", "e2e-cli", "--json")
     assert audit.returncode == 0 and json.loads(audit.stdout)["resources"] == []
+    assert tagged(endpoint, "e2e-cli") == [], "mec audit agrees with the independent inventories"
 
     for args, field in [(("--name", "Bad"), "name"), (("--name", "e2e-big", "--workers", "101"), "workers")]:
         refused = mec(endpoint, "create", *args)
@@ -109,22 +113,43 @@ def test_sizes_reach_ready_and_every_node_is_ready_on_the_master(world, masters,
     assert tagged(endpoint, name) == []
 
 
-@pytest.mark.parametrize("step,fault,error", [
-    ("network", {"fail_operations": {"CreateSubnet": "UnauthorizedOperation"}}, "AwsError"),
-    ("master", {"fail_operations": {"RunInstances": "UnauthorizedOperation"}}, "AwsError"),
-    ("nodes", {"never_register": ["fail-nodes-worker-0"]}, "NodesNotReady"),
-    ("install", {"fail_install": ["fail-install-worker-0"]}, "CommandFailed"),
-    ("join", {"closed_ports": [25000]}, "CommandFailed"),
-    ("verify", {"never_ready": ["fail-verify-worker-0"]}, "CommandFailed"),
-])
-def test_a_failure_at_each_step_rolls_back_and_leaves_nothing(world, faults, step, fault, error):
+# Each failure where it happens: the spec, the faults, the state that fails (the one whose
+# TaskFailed carries the execution's error), the command it failed on (for the *Status states),
+# the error and fragments of its cause.
+FAILURES = {
+    # The Workers branch launches nothing (workers 0): only the Masters branch calls RunInstances.
+    "network": ({"workers": 1}, {"fail_operations": {"CreateSubnet": "UnauthorizedOperation"}},
+                "Network", None, "AwsError", ["AWS error on CreateSubnet: UnauthorizedOperation"]),
+    "master": ({"workers": 0}, {"fail_operations": {"RunInstances": "UnauthorizedOperation"}},
+               "Masters", None, "AwsError", ["AWS error on RunInstances: UnauthorizedOperation"]),
+    # The bounded wait for SSM Online runs out: the Pass state NodesNeverReady sets the error.
+    "nodes": ({"workers": 1}, {"never_register": ["fail-nodes-worker-0"]},
+              "NodesNeverReady", None, "NodesNotReady", ["SSM Online", "fail-nodes-worker-0"]),
+    "install": ({"workers": 1}, {"fail_install": ["fail-install-worker-0"]},
+                "InstallStatus", "Install", "CommandFailed", ["mec-install failed on fail-install-worker-0", "(Failed)"]),
+    "join": ({"workers": 1}, {"closed_ports": [25000]},
+             "JoinStatus", "JoinNodes", "CommandFailed", ["mec-join failed on fail-join-worker-0", "(Failed)", "could not join"]),
+    # Installed and Ready on its own (install's wait-ready passes), joined, then never Ready on the
+    # master: verify waits for it until the command's execution timeout (its 900 s x 0.02 here,
+    # rather than verifyTimeout's 300 real seconds) and fails with its progress line.
+    "verify": ({"workers": 1}, {"joined_ready_seconds": 1e6, "command_timeout_scale": 0.02},
+               "JoinStatus", "Verify", "CommandFailed", ["mec-join failed on fail-verify-master-0", "(TimedOut)", "waiting: ready 1/2"]),
+}
+
+
+@pytest.mark.parametrize("step", list(FAILURES))
+def test_a_failure_at_each_step_rolls_back_and_leaves_nothing(world, faults, step):
     endpoint, _ = world
+    spec, fault, state, sent_by, error, words = FAILURES[step]
     name = f"fail-{step}"
     faults(**fault)
-    done = run(endpoint, "mec-provision", f"{name}--c-1", {"name": name, "workers": 1})
+    done = run(endpoint, "mec-provision", f"{name}--c-1", {"name": name, **spec})
     assert done["status"] == "FAILED", done
-    assert done.get("error") == error, f"{done.get('error')}: {done.get('cause')}"
-    assert "Rollback" in history_states(endpoint, done["executionArn"])
+    failure = failure_of(endpoint, done)
+    assert (failure["state"], failure["sent_by"], failure["error"]) == (state, sent_by, error), failure
+    assert all(w in failure["cause"] for w in words), failure
+    if step == "nodes":
+        assert failure["last_task"] == "CheckNodes" and failure["path"][-2:] == ["NodesReady?", "NodesNeverReady"], failure
     assert tagged(endpoint, name) == [], "the rollback removed everything"
 
 
@@ -149,12 +174,41 @@ def test_three_environments_at_once_do_not_touch_each_other(world):
 
 
 def test_every_environment_reaches_ready_with_10_percent_aws_errors(world, faults):
+    """10% of the Lambdas' AWS calls throttled or 5xx: mostly absorbed by the SDK's own retries. So
+    that mec's own error classification and the state machine's Retry are certainly exercised,
+    two operations also fail more times in a row than the SDK tries (fail_times): CreateVpc
+    throttled (the network step must report Throttled), DescribeInstanceInformation 5xx (the
+    check_nodes step must report AwsUnavailable); both steps must then be retried and succeed."""
     endpoint, state = world
-    faults(aws_error_rate=0.1)
+    since = time.time()
+    faults(aws_error_rate=0.1, fail_times={"CreateVpc": {"times": 3, "kind": "throttle"},
+                                           "DescribeInstanceInformation": {"times": 3, "kind": "server"}})
+    done = {}
     for n in ["flaky-a", "flaky-b"]:
-        done = run(endpoint, "mec-provision", f"{n}--c-1", {"name": n, "workers": 2}, timeout=300)
-        assert done["status"] == "SUCCEEDED", f"{done.get('error')}: {done.get('cause')}"
+        done[n] = run(endpoint, "mec-provision", f"{n}--c-1", {"name": n, "workers": 2}, timeout=300)
+        assert done[n]["status"] == "SUCCEEDED", f"{done[n].get('error')}: {done[n].get('cause')}"
     faults()
+
+    injected = read_faults(state, since=since, kind="aws-error")
+    # ~250 calls of the Lambdas while faulted here, so ~20 random faults (>= 5 but by an extreme draw).
+    assert sum(f["cause"] == "aws_error_rate" for f in injected) >= 5, "the 10% rate was applied"
+    assert [f["code"] for f in injected if f["cause"] == "fail_times" and f["operation"] == "CreateVpc"] == ["RequestLimitExceeded"] * 3
+    assert [f["code"] for f in injected if f["cause"] == "fail_times" and f["operation"] == "DescribeInstanceInformation"] == ["InternalServerError"] * 3
+
+    # mec classified them (the step's errorType is the TaskFailed error), and the Retry ran the
+    # same state again, which then succeeded.
+    events = history(endpoint, done["flaky-a"]["executionArn"])
+    retried = retried_failures(events)
+    assert any(s == "Network" and e == "Throttled" and "CreateVpc" in c for s, e, c in retried), retried
+    assert any(s == "CheckNodes" and e == "AwsUnavailable" and "DescribeInstanceInformation" in c for s, e, c in retried), retried
+    for again in ("Network", "CheckNodes"):
+        assert any(e["type"] == "TaskSucceeded" and state_of(events, e) == again for e in events), again
+    # ... and each of those step errors was a failed invocation of the function.
+    records = [json.loads(line) for line in (state / "logs" / "invocations.jsonl").read_text().splitlines() if line.strip()]
+    failed = [r for r in records if r["time"] >= since and r["error"]]
+    for function in ("network", "install"):
+        assert any(r["function"].endswith(function) for r in failed), (function, failed)
+
     for n in ["flaky-a", "flaky-b"]:
         assert run(endpoint, "mec-teardown", f"{n}--d-1", {"name": n})["status"] == "SUCCEEDED"
         assert tagged(endpoint, n) == []

@@ -255,6 +255,31 @@ def test_the_injected_aws_errors_are_recorded_with_the_services_codes(world):
     assert codes <= {"ThrottlingException", "InternalServerError"} and codes
 
 
+def test_fail_times_fails_the_first_n_lambda_calls_with_the_services_code_then_lets_them_through(world):
+    endpoint, state = world
+    set_faults(state, fail_times={"DescribeVpcs": {"times": 2, "kind": "throttle"},
+                                  "DescribeSubnets": {"times": 1, "kind": "server"}})
+    ec2, mine = client(endpoint, "ec2", config=AS_LAMBDA), client(endpoint, "ec2")
+    mine.describe_vpcs()  # not a Lambda's call: neither refused nor counted
+    for _ in range(2):
+        with pytest.raises(botocore.exceptions.ClientError) as refused:
+            ec2.describe_vpcs()
+        assert refused.value.response["Error"]["Code"] == "RequestLimitExceeded"
+        assert refused.value.response["ResponseMetadata"]["HTTPStatusCode"] == 503
+    ec2.describe_vpcs()
+    with pytest.raises(botocore.exceptions.ClientError) as refused:
+        ec2.describe_subnets()
+    assert refused.value.response["Error"]["Code"] in ("InternalError", "Unavailable")
+    ec2.describe_subnets()
+    assert [f["code"] for f in read_faults(state, cause="fail_times", operation="DescribeVpcs")] == ["RequestLimitExceeded"] * 2
+    # faults.json written again: the count starts again.
+    time.sleep(0.01)
+    set_faults(state, fail_times={"DescribeVpcs": {"times": 1, "kind": "throttle"}})
+    with pytest.raises(botocore.exceptions.ClientError):
+        ec2.describe_vpcs()
+    ec2.describe_vpcs()
+
+
 # Step Functions' own Lambda invokes
 
 

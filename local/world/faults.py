@@ -5,6 +5,10 @@ test (or a person) can change them while the world runs.
       "aws_error_rate": 0.1,                       # share of the Lambdas' AWS calls answered with
                                                    #   throttling or a 5xx (before moto sees them)
       "fail_operations": {"CreateSubnet": "UnauthorizedOperation"},   # always fail these calls
+      "fail_times": {"CreateVpc": {"times": 3, "kind": "throttle"}},  # the first `times` calls of
+                                                   #   these (since faults.json was written) get
+                                                   #   the service's throttling ("throttle") or a
+                                                   #   5xx ("server"), then they succeed
       "lost_response_rate": 0.2,                   # share of the Lambdas' mutating calls that are
                                                    #   applied, then their answer is lost
       "lost_response_operations": [],              # which calls may lose their answer (empty: every
@@ -125,6 +129,7 @@ from world.errors import Answer, aws_error
 DEFAULTS: dict[str, Any] = {
     "aws_error_rate": 0.0,
     "fail_operations": {},
+    "fail_times": {},
     # Lost responses: the call is applied, then its answer is a 5xx or a cut connection.
     "lost_response_rate": 0.0,
     "lost_response_operations": [],
@@ -199,6 +204,7 @@ class Faults:
         self.log_path = log_path or path.parent / "logs" / "faults.jsonl"
         self.lock = threading.Lock()
         self.random = random.Random(7)
+        self.spent: dict[tuple[int, str], int] = {}
 
     def current(self) -> dict[str, Any]:
         try:
@@ -214,6 +220,22 @@ class Faults:
     def choice(self, options: list[Any] | tuple[Any, ...]) -> Any:
         with self.lock:
             return self.random.choice(list(options))
+
+    def spend(self, action: str, times: int) -> bool:
+        """True for the first `times` calls of `action` since faults.json was last written (its
+        mtime keys the count), then False: a fault that fails N times and then lets the call
+        through, so that a test knows the SDK's own retries ran out and the step's did not."""
+        try:
+            written = self.path.stat().st_mtime_ns
+        except OSError:
+            written = 0
+        with self.lock:
+            key = (written, action)
+            spent = self.spent.get(key, 0)
+            if spent >= times:
+                return False
+            self.spent[key] = spent + 1
+            return True
 
     def record(self, kind: str, service: str, operation: str, function: str | None = None, **detail: Any) -> None:
         """Appends one injected fault to the log: what a test reads to know it was exercised."""
@@ -290,6 +312,12 @@ def _refused_before(faults: Faults, now: dict[str, Any], response: BaseResponse,
         code = now["fail_operations"][action]
         faults.record("aws-error", service, action, cause="fail_operations", code=code)
         return aws_error(response, 400, code, f"{action} refused (injected fault)")
+    counted = (now["fail_times"] or {}).get(action)
+    if counted and faults.spend(action, int(counted.get("times", 1))):
+        throttle = counted.get("kind", "throttle") == "throttle"
+        answer, code = _throttling(response) if throttle else _server_error(faults, response, "injected 5xx")
+        faults.record("aws-error", service, action, cause="fail_times", code=code, status=answer[0])
+        return answer
     if action == "RunInstances" and now["capacity"]:
         refused = _capacity_error(response, now["capacity"])
         if refused is not None:
