@@ -141,10 +141,10 @@ class Setting:
 FAULT_PROFILE: dict[str, Setting] = {
     "aws_error_rate": Setting(0.1, "10% of the steps' AWS calls answered throttling or a 5xx (half each), before they apply"),
     "consistency_seconds": Setting(0.5, "EC2's eventual consistency window, the world's default: a new ID is NotFound for 0.5 real s"),
-    "lost_response_rate": Setting(0.1, "~32 mutating calls a create at 2 workers, ~40 at 10: 3-4 applied calls a run whose answer is lost"),
+    "lost_response_rate": Setting(0.1, "~32 mutating calls a create at 2 workers, ~40 at 10, more with the retries: 5-8 lost a run (measured)"),
     "lost_response_kinds": Setting(["error", "drop"], "the lost answer is a 5xx or a cut connection, at random"),
     "invoke_service_exception_rate": Setting(0.02, "Lambda.ServiceException on 2% of Step Functions' ~55 Lambda invokes a create"),
-    "invoke_throttle_rate": Setting(0.015, "Lambda.TooManyRequestsException on 1.5% more: ~3.5% in all, ~2 a run"),
+    "invoke_throttle_rate": Setting(0.015, "Lambda.TooManyRequestsException on 1.5% more: ~3.5% in all, 2-3 a run"),
     "invoke_faults_after_run": Setting(True, "the function runs, then its invoke fails: the Retry runs an applied step again"),
 }
 
@@ -152,6 +152,11 @@ FAULT_PROFILE: dict[str, Setting] = {
 def fault_profile(time_scale: float, latency: dict[str, Figure] | None = None) -> dict[str, object]:
     """faults.json for a faulted run: the model's latencies at `time_scale`, then FAULT_PROFILE."""
     return {**faults(time_scale, latency), **{key: s.value for key, s in FAULT_PROFILE.items()}}
+
+
+# Real seconds the wall clock may run ahead of the monotonic clock during a run: more, and the
+# machine stood still (a virtual machine paused or snapshotted), so the run's wall time is void.
+PAUSE_TOLERANCE = 1.0
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -239,12 +244,12 @@ def _failure(event: dict) -> dict:
     return event.get("taskFailedEventDetails") or event.get("taskTimedOutEventDetails") or {}
 
 
-def gave_up(events: list[dict]) -> list[str]:
+def gave_up(events: list[dict]) -> list[dict[str, str | None]]:
     """The failed attempts that were not retried (caught, or the end of the Retry): where a run
-    that did not reach READY failed, as "State: error: cause"."""
+    that did not reach READY failed, as {state, error, cause}."""
     retried = {failed["id"] for failed, _, _ in _retried(events)}
     name_of = _state_names(events)
-    return [f"{name_of.get(e['id']) or '?'}: {_failure(e).get('error')}: {(_failure(e).get('cause') or '')[:300]}"
+    return [{"state": name_of.get(e["id"]), "error": _failure(e).get("error"), "cause": (_failure(e).get("cause") or "")[:300]}
             for e in events if e["type"] in FAILED_ATTEMPTS and e["id"] not in retried]
 
 

@@ -42,14 +42,15 @@ def _summed(dicts: list[dict[str, int]]) -> dict[str, int]:
 
 
 def fault_summary(row: dict[str, Any]) -> dict[str, Any]:
-    """p50 and p95 of the runs that reached READY, against the bound; the faults and retries of all."""
-    runs = row["runs"]
+    """p50 and p95 of the runs that reached READY, against the bound; the faults and retries of
+    all. A run during which the machine paused does not count (another ran in its place)."""
+    runs = [r for r in row["runs"] if r.get("paused", 0.0) < model.PAUSE_TOLERANCE]
     ready = [r["modelled"] for r in runs if r["status"] == "SUCCEEDED"]
     bound = model.lower_bound(row["workers"], prefetch=True)
     p50 = model.percentile(ready, 50) if ready else None
     p95 = model.percentile(ready, 95) if ready else None
     return {
-        "runs": len(runs), "ready": len(ready), "p50": p50, "p95": p95, "bound": bound,
+        "runs": len(runs), "ready": len(ready), "paused": len(row["runs"]) - len(runs), "p50": p50, "p95": p95, "bound": bound,
         "faults": _summed([r["faults"]["by_kind"] for r in runs]), "retries": _summed([r["retries"] for r in runs]),
     }
 
@@ -59,16 +60,22 @@ def fault_row(row: dict[str, Any]) -> list[Any]:
     ratio = lambda v: f"{v / s['bound']:.2f}×" if v is not None else "-"  # noqa: E731
     minutes = lambda v: _m(v) if v is not None else "-"  # noqa: E731
     retries = sum(s["retries"].values())
-    return [row["workers"], s["runs"], f"{s['ready']}/{s['runs']}", minutes(s["p50"]), minutes(s["p95"]), _m(s["bound"]),
+    runs = f"{s['runs']}" + (f" (+{s['paused']} void: machine paused)" if s["paused"] else "")
+    return [row["workers"], runs, f"{s['ready']}/{s['runs']}", minutes(s["p50"]), minutes(s["p95"]), _m(s["bound"]),
             ratio(s["p50"]), ratio(s["p95"]), _m(row["baseline"]["modelled"]), _counts(s["faults"]),
             f"{retries} ({_counts(s['retries'])})" if retries else "0"]
 
 
 def fault_findings(rows: list[dict[str, Any]]) -> list[str]:
     """Every run that did not reach READY, with its error: a finding, never dropped."""
-    return [f"- {r['name']} ({row['workers']} workers): {r['status']}, {r.get('error')}: {(r.get('cause') or '')[:500]}"
-            + "".join(f"; gave up at {g}" for g in r.get("gave_up") or []) + f"; teardown {r.get('teardown')}"
-            for row in rows for r in row["runs"] if r["status"] != "SUCCEEDED"]
+    lines = []
+    for row in rows:
+        for r in row["runs"]:
+            if r["status"] != "SUCCEEDED":
+                where = ", ".join(f"{g['state']} ({g['error']})" for g in r.get("gave_up") or []) or "?"
+                lines.append(f"- {r['name']} ({row['workers']} workers): {r['status']} in {where}: {r.get('error')}: "
+                             f"{(r.get('cause') or '')[:500]}; teardown {r.get('teardown')}")
+    return lines
 
 
 def faults_section(f: dict[str, Any]) -> str:

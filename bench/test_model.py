@@ -177,7 +177,7 @@ def test_retry_intervals_of_the_action_steps_count_the_longest_branch_and_no_pol
 
 
 def test_gave_up_names_the_failure_that_was_not_retried():
-    assert model.gave_up(_history()) == ["Install: States.TaskFailed: injected"]
+    assert model.gave_up(_history()) == [{"state": "Install", "error": "States.TaskFailed", "cause": "injected"}]
 
 
 def test_modelled_with_faults_keeps_the_faults_cost_of_the_action_steps():
@@ -194,7 +194,7 @@ def _faults_results(statuses):
     bound = model.lower_bound(2, prefetch=True)
     runs = [{"name": f"flt-2w-{k}", "status": status, "modelled": bound * (1.05 + 0.05 * k),
              "faults": {"by_kind": {"aws-error": 3, "lost-response": 1}}, "retries": {"Lambda.ServiceException": 1} if k else {},
-             "teardown": "SUCCEEDED", **({"error": "States.TaskFailed", "cause": "join failed", "gave_up": ["JoinNodes: X: y"]}
+             "teardown": "SUCCEEDED", **({"error": "States.TaskFailed", "cause": "join failed", "gave_up": [{"state": "JoinNodes", "error": "X", "cause": "y"}]}
                                            if status == "FAILED" else {})}
             for k, status in enumerate(statuses)]
     profile = {k: {"value": s.value, "reason": s.reason} for k, s in model.FAULT_PROFILE.items()}
@@ -217,10 +217,19 @@ def test_the_faults_table_shows_ratios_faults_retries_and_every_failed_run():
     header, _, row = text.splitlines()[2:5]
     assert header.startswith("| workers | runs | READY | p50 | p95 | lower bound | p50 / bound | p95 / bound |")
     assert row == "| 2 | 2 | 1/2 | 2:29 | 2:29 | 2:22 | 1.05× | 1.05× | 2:36 | aws-error 6, lost-response 2 | 1 (Lambda.ServiceException 1) |"
-    assert "- flt-2w-1 (2 workers): FAILED, States.TaskFailed: join failed; gave up at JoinNodes: X: y; teardown SUCCEEDED" in text
+    assert "- flt-2w-1 (2 workers): FAILED in JoinNodes (X): States.TaskFailed: join failed; teardown SUCCEEDED" in text
     assert "| aws_error_rate | `0.1` |" in text
 
 
 def test_no_ready_run_leaves_the_percentiles_empty():
     row = report.fault_row(_faults_results(["FAILED"])["rows"][0])
     assert row[2:8] == ["0/1", "-", "-", "2:22", "-", "-"]
+
+
+def test_a_run_during_which_the_machine_paused_does_not_count():
+    results = _faults_results(["SUCCEEDED", "FAILED", "SUCCEEDED"])
+    results["rows"][0]["runs"][2]["paused"] = 27.0
+    summary = report.fault_summary(results["rows"][0])
+    assert (summary["runs"], summary["ready"], summary["paused"]) == (2, 1, 1)
+    assert summary["faults"] == {"aws-error": 6, "lost-response": 2}
+    assert report.fault_row(results["rows"][0])[1] == "2 (+1 void: machine paused)"

@@ -206,15 +206,16 @@ COMMAND_STATES = ("Install", "MintToken", "JoinNodes", "Verify", "EnableAddons")
 
 
 def failure_of(endpoint: str, done: dict) -> dict:
-    """Where a FAILED provisioning execution failed, read from its history up to Rollback:
+    """Where a FAILED provisioning execution failed, read from its history up to the rollback's
+    first state (StartRollback):
     `state`, the state whose TaskFailed carries the execution's own error and cause (else, for an
     error a Pass state sets, the last state entered); `last_task`, the last Task or Parallel state
     entered; `sent_by`, the last command-sending state entered (which command a *Status state
     failed on); `path`, the states entered; `error` and `cause`, the execution's."""
     events = history(endpoint, done["executionArn"])
-    rollback = next((k for k, e in enumerate(events) if e["type"] == "TaskStateEntered"
-                     and e["stateEnteredEventDetails"]["name"] == "Rollback"), None)
-    assert rollback is not None, f"no Rollback in {[e['type'] for e in events]}"
+    rollback = next((k for k, e in enumerate(events) if "stateEnteredEventDetails" in e
+                     and e["stateEnteredEventDetails"]["name"] == "StartRollback"), None)
+    assert rollback is not None, f"no rollback in {[e['type'] for e in events]}"
     before = events[:rollback]
     path = [e["stateEnteredEventDetails"]["name"] for e in before if "stateEnteredEventDetails" in e]
     caught = [e for e in before if e["type"] == "TaskFailed"
