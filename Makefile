@@ -29,6 +29,7 @@ help:
 	@echo "make catalogue  regenerate the add-on cases of mec-join and the README table"
 	@echo "make sizes    release-build the Lambdas and print their sizes"
 	@echo "make bench    time to Ready, cost per environment, cold starts and scale, in the local world"
+	@echo "make sweep    find and delete what mec left in an account (needs MEC_SWEEP=1)"
 
 ## The test command: formatting, lints, SSM document and IAM checks, unit and emulator tests,
 ## then the Terraform module: validate, plan tests, checkov, and a real apply into the emulator.
@@ -116,6 +117,14 @@ lambdas: venv
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check cargo-lambda ziglang
 	rustup target add aarch64-unknown-linux-gnu
 	PATH=$(CURDIR)/$(VENV)/bin:$$PATH cargo lambda build --release --arm64 --output-format zip --lambda-dir .build/lambdas/arm64
+
+## Everything mec left in the account and region the credentials reach (any environment, or those
+## older than an age), shown, then deleted on confirmation: through the teardown machine when the
+## pipeline is deployed, directly otherwise. Refuses without MEC_SWEEP=1. SWEEP_ARGS: e.g.
+## "--older-than 6h", "--yes", "--prefix mec".
+sweep:
+	cargo build -p mec-cli
+	$(CARGO_TARGET_DIR)/debug/mec sweep $(SWEEP_ARGS)
 
 schema:
 	MEC_UPDATE_SCHEMA=1 cargo test -p mec-shared --test schema

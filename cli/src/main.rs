@@ -9,6 +9,7 @@ mod kubeconfig;
 mod local;
 mod pipeline;
 mod schedules;
+mod sweep;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -76,6 +77,19 @@ enum Command {
         /// Write to this file instead of standard output.
         #[arg(long, short)]
         output: Option<PathBuf>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Find every environment mec left in this account and region (all, or those older than
+    /// --older-than), show them, and delete them on confirmation. Needs MEC_SWEEP=1.
+    Sweep {
+        /// Only environments at least this old (e.g. 90m, 6h, 2d); their age is their oldest
+        /// instance's or volume's.
+        #[arg(long, value_parser = sweep::parse_age)]
+        older_than: Option<std::time::Duration>,
+        /// Delete without asking.
+        #[arg(long)]
+        yes: bool,
         #[arg(long)]
         json: bool,
     },
@@ -192,6 +206,18 @@ async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Audit { name, json } => pipeline.audit(&name, json).await,
         Command::Kubeconfig { name, output, json } => {
             kubeconfig::fetch(&pipeline.aws().ssm, &name, output.as_deref(), json).await
+        }
+        Command::Sweep {
+            older_than,
+            yes,
+            json,
+        } => {
+            let options = sweep::Options {
+                older_than,
+                yes,
+                json,
+            };
+            sweep::sweep(&pipeline, &options).await
         }
         Command::Local { .. } => Ok(()),
     }

@@ -66,7 +66,12 @@ impl Pipeline {
         &self.aws
     }
 
-    async fn machine_arn(&self, machine: Machine) -> Result<String, CliError> {
+    /// The pipeline's name prefix (Terraform's name_prefix).
+    pub fn prefix(&self) -> &str {
+        &self.prefix
+    }
+
+    pub async fn machine_arn(&self, machine: Machine) -> Result<String, CliError> {
         let wanted = format!("{}-{}", self.prefix, machine.suffix());
         let mut pages = self.sfn.list_state_machines().into_paginator().send();
         while let Some(page) = pages.next().await {

@@ -34,6 +34,7 @@ Sources: canonical/microk8s branch 1.32 (37f80a95dc21), pallets/click 7.0.
 | mk8s-join-agent-errors | the cluster agent's refusals: "Connection failed. <error> (<status>).", exit 6; fingerprint mismatch exit 4 | join.py join_request |
 | mk8s-xable-args        | ADDONS... required (click), repository inference, "Addon repo/x not found" (exit 0) | scripts/wrappers/enable.py, disable.py; common/utils.py parse_xable_addon_args, unprotected_xable |
 | mk8s-config-args       | -l/--use-loopback, -h/--help, -o/--output X (getopt); without -l the server is the default interface's IP; a blank line after | microk8s-config.wrapper |
+| mk8s-kubectl-pods      | `kubectl run NAME --image=I [--restart=R] [--overrides=JSON] [-- CMD...]`, `get pod NAME [-o json\|name]`, `delete pod NAME...`: kubectl 1.32's flags and messages; Running/Succeeded on a Ready node whose platform the image has, else Pending (pods.py) | kubernetes.io/docs/reference/kubectl/generated/kubectl_run/, kubectl_get/, kubectl_delete/; kubernetes/kubectl pkg/cmd/run/run.go |
 | mk8s-worker-wrappers   | kubectl, config, helm3 on a worker: a message, exit 0; add-node: exit 1; enable: exit 1 | microk8s-kubectl/-config/-helm3/-add-node.wrapper; common/utils.py is_cluster_locked |
 """
 
@@ -51,6 +52,7 @@ from pathlib import Path
 from typing import Any
 
 from . import addons as addon_sim
+from . import pods
 from . import state as st
 from .context import Context, scaled_sleep
 
@@ -752,6 +754,8 @@ def kubectl(ctx: Context, args: list[str]) -> int:
         return 1
     if args[:2] == ["get", "--raw"] and len(args) == 3 and NODE_PROXY.match(args[2]):
         return node_proxy(ctx, s, args[2])
+    if pods.handles(args):
+        return pods.kubectl(ctx, s, args)
     if args[:2] not in (["get", "nodes"], ["get", "node"], ["get", "no"]):
         return addon_sim.kubectl(ctx, s, args)
     now = time.time()

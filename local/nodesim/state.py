@@ -85,6 +85,9 @@ def new_state(environment: str, key_pool: str = "") -> dict[str, Any]:
         "crds": {},
         "helm_releases": {},
         "helm_repositories": {},
+        # cluster id -> pods created with `kubectl run` (pods.py): the object the API server
+        # stores, when it was created, scheduled and started
+        "pods": {},
     }
 
 
