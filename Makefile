@@ -20,7 +20,7 @@ endif
 TF_ROOTS := infra/modules/pipeline infra/examples/aws infra/local
 
 .PHONY: help test demo venv tools fmt lint clippy unit documents iam schema openapi release sizes \
-	infra terraform-check terraform-test checkov local-lambdas local-tests lambdas bench
+	infra terraform-check terraform-test checkov local-lambdas local-tests lambdas bench sweep
 
 help:
 	@echo "make test     all checks and tests (installs moto into .venv and shellcheck)"
