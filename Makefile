@@ -20,7 +20,7 @@ endif
 TF_ROOTS := infra/modules/pipeline infra/examples/aws infra/local
 
 .PHONY: help test demo venv tools fmt lint clippy unit documents iam schema openapi release sizes \
-	infra terraform-check terraform-test checkov local-lambdas local-tests lambdas bench sweep
+	infra terraform-check terraform-test checkov local-lambdas local-tests lambdas bench sweep acceptance
 
 help:
 	@echo "make test     all checks and tests (installs moto into .venv and shellcheck)"
@@ -30,6 +30,7 @@ help:
 	@echo "make sizes    release-build the Lambdas and print their sizes"
 	@echo "make bench    time to Ready, cost per environment, cold starts and scale, in the local world"
 	@echo "make sweep    find and delete what mec left in an account (needs MEC_SWEEP=1)"
+	@echo "make acceptance  the acceptance suite on a real AWS account (needs MEC_ACCEPTANCE=1; REGION=...)"
 
 ## The test command: formatting, lints, SSM document and IAM checks, unit and emulator tests,
 ## then the Terraform module: validate, plan tests, checkov, and a real apply into the emulator.
@@ -125,6 +126,16 @@ lambdas: venv
 sweep:
 	cargo build -p mec-cli
 	$(CARGO_TARGET_DIR)/debug/mec sweep $(SWEEP_ARGS)
+
+## The acceptance suite on a real account (tests/acceptance/acceptance.py): applies
+## infra/examples/aws (workspace mec-acceptance), one environment through the HTTP API with IAM auth,
+## kubectl against it, deleted, nothing tagged left (Tagging API), the stack destroyed, a timing table.
+## Refuses (exit 2, nothing created) without MEC_ACCEPTANCE=1 and credentials; needs `make lambdas`,
+## the mec CLI ($$CARGO_TARGET_DIR/{release,debug}/mec or MEC_CLI), terraform and kubectl. REGION: e.g.
+## eu-west-1 (default: the credentials' region). The same suite's local target runs in `make test`
+## (local/tests/test_acceptance_local.py, within local-tests).
+acceptance: venv
+	$(PYTHON) tests/acceptance/acceptance.py --target aws $(if $(REGION),--region $(REGION))
 
 schema:
 	MEC_UPDATE_SCHEMA=1 cargo test -p mec-shared --test schema

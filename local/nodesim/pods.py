@@ -264,7 +264,7 @@ def generated_pod(name: str, found: dict[str, list[str]], arguments: list[str]) 
     """run.go createPod, as the v1 JSON the override is merged into."""
     labels = dict(item.split("=", 1) for item in last(found, "labels").split(",") if "=" in item) or {"run": name}
     container: dict[str, Any] = {"name": name, "image": last(found, "image"), "resources": {}}
-    envs = [dict(zip(("name", "value"), e.split("=", 1))) for e in found.get("env", [])]
+    envs = [dict(zip(("name", "value"), e.split("=", 1), strict=True)) for e in found.get("env", [])]
     if envs:
         container["env"] = envs
     if last(found, "image-pull-policy"):
@@ -404,6 +404,7 @@ def observe(s: dict[str, Any], cluster: str, stored: dict[str, Any], now: float)
     if stored.get("scheduled_at"):
         conditions.append({"type": "PodScheduled", "status": "True", "lastTransitionTime": rfc3339(stored["scheduled_at"]),
                            "lastProbeTime": None})
+    status["conditions"] = conditions
     nodes = {n["metadata"]["name"]: (i, n, r) for i, n, r in cluster_nodes(s, cluster, now)}
     if spec["nodeName"] not in nodes:
         return pod  # bound to a node that does not exist: no kubelet ever runs it
@@ -434,8 +435,8 @@ def observe(s: dict[str, Any], cluster: str, stored: dict[str, Any], now: float)
     started = stored.setdefault("started_at", now)
     status["startTime"] = rfc3339(started)
     # Calico's pod addresses (MicroK8s' default pool 10.1.0.0/16), one block per node.
-    status["podIP"] = stored.setdefault("pod_ip", "10.1.%d.%d" % (sum(map(ord, spec["nodeName"])) % 250,
-                                                                  2 + len(s.get("pods", {}).get(cluster, []))))
+    block, host = sum(map(ord, spec["nodeName"])) % 250, 2 + len(s.get("pods", {}).get(cluster, []))
+    status["podIP"] = stored.setdefault("pod_ip", f"10.1.{block}.{host}")
     status["podIPs"] = [{"ip": status["podIP"]}]
     runs, code = run_profile(container)
     ended = runs is not None and now >= started + runs * s.get("time_scale", 1.0)
@@ -618,7 +619,7 @@ def table(pods: list[dict[str, Any]], now: float) -> str:
         rows.append((pod["metadata"]["name"], f"{ready}/{len(pod['spec']['containers'])}", shown,
                      str(sum(c.get("restartCount", 0) for c in statuses)), f"{max(0, int(now - created))}s"))
     widths = [max(len(r[k]) for r in rows) for k in range(5)]
-    return "\n".join("   ".join(v.ljust(w) for v, w in zip(r, widths)).rstrip() for r in rows)
+    return "\n".join("   ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)).rstrip() for r in rows)
 
 
 def delete(ctx: Context, s: dict[str, Any], cluster: str, args: list[str]) -> int:

@@ -16,15 +16,25 @@ from test_nodesim import Env, ok
 from nodesim import Result
 
 
-@pytest.fixture
-def cluster(tmp_path: Path) -> Env:
+def ready_cluster(directory: Path) -> Env:
     """One master and one worker, installed, joined and verified Ready (the documents' path)."""
-    env = Env(tmp_path, masters=1, workers=1)
+    env = Env(directory, masters=1, workers=1)
     ok(env.install())
     ok([env.mint()])
     ok(env.join(env.workers))
     ok([env.verify()])
     return env
+
+
+@pytest.fixture
+def cluster(tmp_path: Path) -> Env:
+    return ready_cluster(tmp_path)
+
+
+@pytest.fixture(scope="module")
+def unchanged(tmp_path_factory: pytest.TempPathFactory) -> Env:
+    """A cluster for the refusals, which change nothing: one for the module."""
+    return ready_cluster(tmp_path_factory.mktemp("refusals"))
 
 
 def kubectl(env: Env, *args: str) -> Result:
@@ -148,14 +158,15 @@ def test_commands_that_run_for_a_while_fail_or_restart(cluster: Env) -> None:
     (["run", "x", "--image"], "Error: flag needs an argument: --image"),
     (["run", "x", "--image=busybox", "-t"], "error: -i/--stdin is required for containers with -t/--tty=true"),
     (["run", "x", "--image=busybox", "--overrides={oops"], "error: Invalid JSON Patch"),
-    (["run", "Bad_Name", "--image=busybox"], 'The Pod "Bad_Name" is invalid: metadata.name: Invalid value: "Bad_Name": '
+    # Both the pod's name and its container's (the same name) are invalid: the server lists both.
+    (["run", "Bad_Name", "--image=busybox"], 'The Pod "Bad_Name" is invalid: [metadata.name: Invalid value: "Bad_Name": '
                                              "a lowercase RFC 1123 subdomain must consist of"),
     (["run", "x", "--image=busybox", "-n", "nowhere"], 'Error from server (NotFound): namespaces "nowhere" not found'),
     (["get", "pod", "ghost", "-o", "json"], 'Error from server (NotFound): pods "ghost" not found'),
     (["delete", "pod", "ghost"], 'Error from server (NotFound): pods "ghost" not found'),
 ])
-def test_kubectls_own_refusals(cluster: Env, args: list[str], message: str) -> None:
-    refused = kubectl(cluster, *args)
+def test_kubectls_own_refusals(unchanged: Env, args: list[str], message: str) -> None:
+    refused = kubectl(unchanged, *args)
     assert refused.exit_code == 1 and message in refused.stderr, (refused.stdout, refused.stderr)
     assert "created" not in refused.stdout
 
