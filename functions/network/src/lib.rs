@@ -7,15 +7,16 @@ use std::collections::BTreeSet;
 
 use aws_sdk_ec2::types::{
     AttributeBooleanValue, Filter, IpPermission, IpRange, LocationType, ResourceType,
-    UserIdGroupPair,
+    UserIdGroupPair, Vpc,
 };
 use mec_shared::cidr::Ipv4Cidr;
+use mec_shared::consistency::retry_until_visible;
 use mec_shared::model::{validate_run_id, Network, Subnet};
 use mec_shared::tags::{self, Role};
 use mec_shared::{send_after_create, send_once, send_once_after_create};
 use mec_shared::{Aws, EnvironmentSpec, MecError};
 use serde::Deserialize;
-use tracing::{info, Instrument};
+use tracing::{info, warn, Instrument};
 
 /// Port ranges (protocol, first, last) MicroK8s nodes use between each other (MicroK8s docs,
 /// "Services and ports"; Kubernetes' default NodePort range).
@@ -101,6 +102,46 @@ fn name_tags(spec: &EnvironmentSpec, suffix: &str) -> Vec<aws_sdk_ec2::types::Ta
     )
 }
 
+/// The environment's VPC among those tagged for it. There is one, unless a CreateVpc was applied
+/// but its answer lost and the step's retry did not see it yet (EC2's describes by tag are
+/// eventually consistent): then the one that holds the environment's subnets, else the lowest id,
+/// so that every run settles on the same one. The others are left to the teardown, which deletes
+/// everything tagged for the environment.
+async fn choose_vpc<'a>(
+    aws: &Aws,
+    spec: &EnvironmentSpec,
+    vpcs: &'a [Vpc],
+) -> Result<Option<&'a Vpc>, MecError> {
+    if vpcs.len() < 2 {
+        return Ok(vpcs.first());
+    }
+    let subnets = aws
+        .ec2
+        .describe_subnets()
+        .filters(by_env(spec))
+        .send()
+        .await
+        .map_err(|e| MecError::from_sdk("DescribeSubnets", e))?;
+    let holding = |vpc: &Vpc| {
+        subnets
+            .subnets()
+            .iter()
+            .filter(|s| s.vpc_id() == vpc.vpc_id())
+            .count()
+    };
+    let chosen = vpcs.iter().max_by(|a, b| {
+        holding(a)
+            .cmp(&holding(b))
+            .then_with(|| b.vpc_id().cmp(&a.vpc_id()))
+    });
+    warn!(
+        vpcs = ?vpcs.iter().filter_map(|v| v.vpc_id()).collect::<Vec<_>>(),
+        chosen = chosen.and_then(|v| v.vpc_id()),
+        "several VPCs tagged for the environment (a lost answer): the others are the teardown's"
+    );
+    Ok(chosen)
+}
+
 async fn ensure_vpc(aws: &Aws, spec: &EnvironmentSpec) -> Result<String, MecError> {
     let found = aws
         .ec2
@@ -109,7 +150,7 @@ async fn ensure_vpc(aws: &Aws, spec: &EnvironmentSpec) -> Result<String, MecErro
         .send()
         .await
         .map_err(|e| MecError::from_sdk("DescribeVpcs", e))?;
-    let vpc_id = match found.vpcs().first() {
+    let vpc_id = match choose_vpc(aws, spec, found.vpcs()).await? {
         Some(vpc) => {
             if vpc.cidr_block() != Some(spec.vpc_cidr.as_str()) {
                 return Err(MecError::invalid_spec(
@@ -214,12 +255,19 @@ async fn ensure_subnets(
                 ResourceType::Subnet,
                 name_tags(spec, &name),
             ));
-        let created = send_once_after_create!("CreateSubnet", call)?;
-        let id = created
-            .subnet()
-            .and_then(|s| s.subnet_id())
-            .unwrap_or_default()
-            .to_string();
+        let id = match send_once_after_create!("CreateSubnet", call) {
+            Ok(created) => created
+                .subnet()
+                .and_then(|s| s.subnet_id())
+                .unwrap_or_default()
+                .to_string(),
+            // An earlier attempt created it (its answer was lost) and the describe above did
+            // not show it yet: take that one.
+            Err(MecError::AwsError { code, .. }) if code == "InvalidSubnet.Conflict" => {
+                adopt_subnet(aws, vpc_id, &block.to_string()).await?
+            }
+            Err(e) => return Err(e),
+        };
         info!(subnet_id = id, cidr = %block, availability_zone = az, "created subnet");
         existing.push((
             block,
@@ -238,6 +286,69 @@ async fn ensure_subnets(
         send_after_create!("ModifySubnetAttribute", call)?;
     }
     Ok(existing.into_iter().map(|(_, s)| s).collect())
+}
+
+/// The id of the subnet that holds `cidr` in the VPC, once EC2's describe shows it.
+async fn adopt_subnet(aws: &Aws, vpc_id: &str, cidr: &str) -> Result<String, MecError> {
+    let call = aws
+        .ec2
+        .describe_subnets()
+        .filters(Filter::builder().name("vpc-id").values(vpc_id).build())
+        .filters(Filter::builder().name("cidr-block").values(cidr).build());
+    let id = retry_until_visible("DescribeSubnets", || {
+        let call = call.clone();
+        async move {
+            let found = call
+                .send()
+                .await
+                .map_err(|e| MecError::from_sdk("DescribeSubnets", e))?;
+            Ok(found
+                .subnets()
+                .first()
+                .and_then(|s| s.subnet_id())
+                .map(str::to_string))
+        }
+    })
+    .await?;
+    info!(
+        subnet_id = id,
+        cidr, "adopted a subnet an earlier attempt created"
+    );
+    Ok(id)
+}
+
+/// The security group named `name` in the VPC (its id and rules), once EC2's describe shows it.
+async fn adopt_security_group(
+    aws: &Aws,
+    vpc_id: &str,
+    name: &str,
+) -> Result<(String, BTreeSet<Rule>), MecError> {
+    let call = aws
+        .ec2
+        .describe_security_groups()
+        .filters(Filter::builder().name("vpc-id").values(vpc_id).build())
+        .filters(Filter::builder().name("group-name").values(name).build());
+    let id = retry_until_visible("DescribeSecurityGroups", || {
+        let call = call.clone();
+        async move {
+            let found = call
+                .send()
+                .await
+                .map_err(|e| MecError::from_sdk("DescribeSecurityGroups", e))?;
+            Ok(found.security_groups().first().and_then(|g| {
+                Some((
+                    g.group_id()?.to_string(),
+                    existing_rules(g.ip_permissions()),
+                ))
+            }))
+        }
+    })
+    .await?;
+    info!(
+        group_id = id.0,
+        name, "adopted a security group an earlier attempt created"
+    );
+    Ok(id)
 }
 
 /// Every availability zone (by name, so the choice is stable) that offers every instance type
@@ -311,7 +422,13 @@ async fn ensure_internet_gateway(
         .send()
         .await
         .map_err(|e| MecError::from_sdk("DescribeInternetGateways", e))?;
-    let (igw_id, attached) = match found.internet_gateways().first() {
+    // The one attached to the VPC, if a lost answer left several (the others: the teardown's).
+    let gateways = found.internet_gateways();
+    let chosen = gateways
+        .iter()
+        .find(|g| g.attachments().iter().any(|a| a.vpc_id() == Some(vpc_id)))
+        .or_else(|| gateways.iter().min_by_key(|g| g.internet_gateway_id()));
+    let (igw_id, attached) = match chosen {
         Some(igw) => (
             igw.internet_gateway_id().unwrap_or_default().to_string(),
             igw.attachments().iter().any(|a| a.vpc_id() == Some(vpc_id)),
@@ -515,21 +632,28 @@ async fn ensure_security_group(
             existing_rules(group.ip_permissions()),
         ),
         None => {
+            let group_name = format!("mec-{}-cluster", spec.name);
             let call = aws
                 .ec2
                 .create_security_group()
-                .group_name(format!("mec-{}-cluster", spec.name))
+                .group_name(&group_name)
                 .description(GROUP_DESCRIPTION)
                 .vpc_id(vpc_id)
                 .tag_specifications(tags::specification(
                     ResourceType::SecurityGroup,
                     name_tags(spec, "cluster"),
                 ));
-            let created = send_once_after_create!("CreateSecurityGroup", call)?;
-            (
-                created.group_id().unwrap_or_default().to_string(),
-                BTreeSet::new(),
-            )
+            match send_once_after_create!("CreateSecurityGroup", call) {
+                Ok(created) => (
+                    created.group_id().unwrap_or_default().to_string(),
+                    BTreeSet::new(),
+                ),
+                // Created by an attempt whose answer was lost (names are unique in a VPC).
+                Err(MecError::AwsError { code, .. }) if code == "InvalidGroup.Duplicate" => {
+                    adopt_security_group(aws, vpc_id, &group_name).await?
+                }
+                Err(e) => return Err(e),
+            }
         }
     };
     let missing: Vec<IpPermission> = wanted_rules(&group_id, &spec.api_allowed_cidrs)

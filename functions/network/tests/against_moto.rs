@@ -265,3 +265,110 @@ async fn a_small_vpc_gets_as_many_zones_as_it_has_room_for() {
         assert_eq!(count(&found, ResourceKind::Subnet), zones, "{cidr}");
     }
 }
+
+/// A create whose answer was lost was applied, but a describe by tag does not show it yet (EC2
+/// is eventually consistent): the step's retry meets the conflict and adopts what exists instead
+/// of failing or creating a second one. Stood in for here by resources that carry no tags yet.
+#[tokio::test]
+async fn what_a_lost_answer_created_is_adopted() {
+    let moto = Moto::start();
+    let aws = moto.aws();
+    let spec = spec("net-lost", 0);
+    // The VPC, found by its tag; the subnet and the group that an earlier attempt created, not
+    // yet visible by tag.
+    let vpc = aws
+        .ec2
+        .create_vpc()
+        .cidr_block("10.42.0.0/16")
+        .tag_specifications(mec_shared::tags::specification(
+            aws_sdk_ec2::types::ResourceType::Vpc,
+            mec_shared::tags::resource_tags(
+                "net-lost",
+                mec_shared::tags::Role::Network,
+                "net-lost-vpc",
+                &Default::default(),
+            ),
+        ))
+        .send()
+        .await
+        .unwrap();
+    let vpc_id = vpc.vpc().unwrap().vpc_id().unwrap().to_string();
+    let lost_subnet = aws
+        .ec2
+        .create_subnet()
+        .vpc_id(&vpc_id)
+        .cidr_block("10.42.0.0/20")
+        .availability_zone("us-east-1a")
+        .send()
+        .await
+        .unwrap();
+    let lost_subnet_id = lost_subnet.subnet().unwrap().subnet_id().unwrap().to_string();
+    let lost_group = aws
+        .ec2
+        .create_security_group()
+        .group_name("mec-net-lost-cluster")
+        .description("mec MicroK8s cluster nodes")
+        .vpc_id(&vpc_id)
+        .send()
+        .await
+        .unwrap();
+
+    let network: Network = mec_network::handle(&aws, json!({"spec": spec, "run_id": "r"}))
+        .await
+        .unwrap();
+    assert_eq!(network.vpc_id, vpc_id);
+    assert!(
+        network.subnets.iter().any(|s| s.subnet_id == lost_subnet_id),
+        "the subnet the lost answer created is used: {network:?}"
+    );
+    assert_eq!(network.security_group_id, lost_group.group_id().unwrap());
+    let subnets = aws
+        .ec2
+        .describe_subnets()
+        .filters(
+            aws_sdk_ec2::types::Filter::builder()
+                .name("vpc-id")
+                .values(&vpc_id)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        subnets.subnets().len(),
+        mec_network::MAX_ZONES,
+        "no second subnet for the adopted block"
+    );
+}
+
+/// Two VPCs tagged for the environment (CreateVpc applied twice, the first answer lost): every
+/// run settles on the same one, the one that holds the environment's subnets.
+#[tokio::test]
+async fn of_two_vpcs_the_one_with_the_subnets_is_kept() {
+    let moto = Moto::start();
+    let aws = moto.aws();
+    let spec = spec("net-twice", 0);
+    let first: Network = mec_network::handle(&aws, json!({"spec": spec, "run_id": "r"}))
+        .await
+        .unwrap();
+    let tags = mec_shared::tags::resource_tags(
+        "net-twice",
+        mec_shared::tags::Role::Network,
+        "net-twice-vpc",
+        &Default::default(),
+    );
+    aws.ec2
+        .create_vpc()
+        .cidr_block("10.42.0.0/16")
+        .tag_specifications(mec_shared::tags::specification(
+            aws_sdk_ec2::types::ResourceType::Vpc,
+            tags,
+        ))
+        .send()
+        .await
+        .unwrap();
+    let again: Network = mec_network::handle(&aws, json!({"spec": spec, "run_id": "r"}))
+        .await
+        .unwrap();
+    assert_eq!(again, first);
+}

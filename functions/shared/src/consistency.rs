@@ -33,24 +33,40 @@ macro_rules! send_after_create {
 }
 
 /// Sends an EC2 create request that has no idempotency token (CreateVpc, CreateSubnet,
-/// CreateInternetGateway, CreateSecurityGroup) exactly once: the SDK does not retry it. A call
-/// whose answer was lost may have been applied, and its blind retry would create a second
-/// resource; instead the error fails the step (AwsUnavailable, Throttled: retryable), and the
-/// state machine's retry of the step finds the first one by its tags.
+/// CreateInternetGateway, CreateSecurityGroup) without the SDK's blind retries: a call whose
+/// answer was lost (a 5xx, a cut connection) may have been applied, and its retry would create a
+/// second resource; that error fails the step instead (AwsUnavailable: retryable), and the state
+/// machine's retry of the step finds the first one by its tags. A throttled call was refused
+/// before anything happened (EC2 API reference, "Request throttling"): it is tried again here,
+/// after [`THROTTLE_DELAYS_MS`].
 #[macro_export]
 macro_rules! send_once {
     ($operation:literal, $call:expr) => {{
-        $call
-            .customize()
-            .config_override(
-                aws_sdk_ec2::config::Config::builder()
-                    .retry_config(aws_sdk_ec2::config::retry::RetryConfig::disabled()),
-            )
-            .send()
-            .await
-            .map_err(|e| $crate::MecError::from_sdk($operation, e))
+        let call = $call;
+        let mut pauses = $crate::consistency::THROTTLE_DELAYS_MS.iter();
+        loop {
+            let sent = call
+                .clone()
+                .customize()
+                .config_override(
+                    aws_sdk_ec2::config::Config::builder()
+                        .retry_config(aws_sdk_ec2::config::retry::RetryConfig::disabled()),
+                )
+                .send()
+                .await
+                .map_err(|e| $crate::MecError::from_sdk($operation, e));
+            match (sent, pauses.next()) {
+                (Err($crate::MecError::Throttled { .. }), Some(ms)) => {
+                    tokio::time::sleep(std::time::Duration::from_millis(*ms)).await;
+                }
+                (sent, _) => break sent,
+            }
+        }
     }};
 }
+
+/// Pauses before a throttled create is sent again (never applied, so safe to resend).
+pub const THROTTLE_DELAYS_MS: [u64; 3] = [500, 1_000, 2_000];
 
 /// [`send_once!`] for a create that also names an ID created moments before (a subnet or a
 /// security group in a new VPC): retried while EC2 answers `Invalid*.NotFound`, which means
@@ -86,6 +102,31 @@ where
     Fut: Future<Output = Result<T, MecError>>,
 {
     retry_with(operation, &DELAYS_MS, call).await
+}
+
+/// Runs `describe` until it finds what an earlier, applied call created (`Some`), waiting
+/// [`DELAYS_MS`] between tries: EC2's describes are eventually consistent. Still nothing after
+/// that: `AwsUnavailable` (retryable: the step's retry looks again).
+pub async fn retry_until_visible<T, F, Fut>(operation: &str, mut describe: F) -> Result<T, MecError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<Option<T>, MecError>>,
+{
+    let mut pauses = DELAYS_MS.iter();
+    loop {
+        if let Some(found) = describe().await? {
+            return Ok(found);
+        }
+        match pauses.next() {
+            Some(ms) => tokio::time::sleep(Duration::from_millis(*ms)).await,
+            None => {
+                return Err(MecError::AwsUnavailable {
+                    operation: operation.to_string(),
+                    message: "what an earlier attempt created is not visible yet".into(),
+                })
+            }
+        }
+    }
 }
 
 async fn retry_with<T, F, Fut>(operation: &str, delays: &[u64], mut call: F) -> Result<T, MecError>
