@@ -6,11 +6,10 @@
 
 use std::path::PathBuf;
 
-#[test]
-fn committed_spec_schema_is_up_to_date() {
-    let path =
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("schema/environment-spec.schema.json");
-    let generated = serde_json::to_string_pretty(&mec_shared::spec::json_schema()).unwrap() + "\n";
+/// The file under schema/ must hold `value` as pretty JSON; `MEC_UPDATE_SCHEMA` rewrites it.
+fn assert_committed(file: &str, value: &impl serde::Serialize) {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("schema").join(file);
+    let generated = serde_json::to_string_pretty(value).unwrap() + "\n";
     if std::env::var_os("MEC_UPDATE_SCHEMA").is_some() {
         std::fs::write(&path, &generated).unwrap();
     }
@@ -19,6 +18,14 @@ fn committed_spec_schema_is_up_to_date() {
         committed == generated,
         "{} is stale: run `make schema` and commit the result",
         path.display()
+    );
+}
+
+#[test]
+fn committed_spec_schema_is_up_to_date() {
+    assert_committed(
+        "environment-spec.schema.json",
+        &mec_shared::spec::json_schema(),
     );
 }
 
@@ -33,16 +40,8 @@ fn schema_requires_only_the_name_and_forbids_unknown_fields() {
 /// reads them from this generated file, so that the two never disagree.
 #[test]
 fn committed_budgets_are_up_to_date() {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("schema/budgets.json");
-    let budgets = mec_shared::deadline::largest_spec_budgets().unwrap();
-    let generated = serde_json::to_string_pretty(&budgets).unwrap() + "\n";
-    if std::env::var_os("MEC_UPDATE_SCHEMA").is_some() {
-        std::fs::write(&path, &generated).unwrap();
-    }
-    let committed = std::fs::read_to_string(&path).unwrap_or_default();
-    assert!(
-        committed == generated,
-        "{} is stale: run `make schema` and commit the result",
-        path.display()
+    assert_committed(
+        "budgets.json",
+        &mec_shared::deadline::largest_spec_budgets().unwrap(),
     );
 }
