@@ -302,7 +302,12 @@ async fn what_a_lost_answer_created_is_adopted() {
         .send()
         .await
         .unwrap();
-    let lost_subnet_id = lost_subnet.subnet().unwrap().subnet_id().unwrap().to_string();
+    let lost_subnet_id = lost_subnet
+        .subnet()
+        .unwrap()
+        .subnet_id()
+        .unwrap()
+        .to_string();
     let lost_group = aws
         .ec2
         .create_security_group()
@@ -318,7 +323,10 @@ async fn what_a_lost_answer_created_is_adopted() {
         .unwrap();
     assert_eq!(network.vpc_id, vpc_id);
     assert!(
-        network.subnets.iter().any(|s| s.subnet_id == lost_subnet_id),
+        network
+            .subnets
+            .iter()
+            .any(|s| s.subnet_id == lost_subnet_id),
         "the subnet the lost answer created is used: {network:?}"
     );
     assert_eq!(network.security_group_id, lost_group.group_id().unwrap());

@@ -8,7 +8,9 @@ use std::path::PathBuf;
 
 /// The file under schema/ must hold `value` as pretty JSON; `MEC_UPDATE_SCHEMA` rewrites it.
 fn assert_committed(file: &str, value: &impl serde::Serialize) {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("schema").join(file);
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("schema")
+        .join(file);
     let generated = serde_json::to_string_pretty(value).unwrap() + "\n";
     if std::env::var_os("MEC_UPDATE_SCHEMA").is_some() {
         std::fs::write(&path, &generated).unwrap();
