@@ -113,11 +113,16 @@ node_modules/.installed: package-lock.json
 local-tests: venv local-lambdas node_modules/.installed
 	$(PYTHON) -m pytest -q local/tests bench
 
-## The arm64 zips for AWS (not needed by the tests): cargo-lambda and zig come from PyPI.
+## The arm64 zips for AWS (not needed by the tests): cargo-lambda and zig come from PyPI. Only the
+## Lambda functions (the crates with an iam-actions.txt), not the CLI or the test kit; then the
+## zips are checked the way Lambda reads them.
+LAMBDA_PACKAGES := $(patsubst functions/%/iam-actions.txt,-p mec-%,$(wildcard functions/*/iam-actions.txt))
 lambdas: venv
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check cargo-lambda ziglang
 	rustup target add aarch64-unknown-linux-gnu
-	PATH=$(CURDIR)/$(VENV)/bin:$$PATH cargo lambda build --release --arm64 --output-format zip --lambda-dir .build/lambdas/arm64
+	PATH=$(CURDIR)/$(VENV)/bin:$$PATH cargo lambda build --release --arm64 --output-format zip \
+		--lambda-dir .build/lambdas/arm64 $(LAMBDA_PACKAGES)
+	python3 tests/lint/check_lambda_zips.py .build/lambdas/arm64 arm64
 
 ## Everything mec left in the account and region the credentials reach (any environment, or those
 ## older than an age), shown, then deleted on confirmation: through the teardown machine when the
