@@ -176,12 +176,13 @@ def test_three_environments_at_once_do_not_touch_each_other(world):
 def test_every_environment_reaches_ready_with_10_percent_aws_errors(world, faults):
     """10% of the Lambdas' AWS calls throttled or 5xx: mostly absorbed by the SDK's own retries. So
     that mec's own error classification and the state machine's Retry are certainly exercised,
-    two operations also fail more times in a row than the SDK tries (fail_times): CreateVpc
-    throttled (the network step must report Throttled), DescribeInstanceInformation 5xx (the
-    check_nodes step must report AwsUnavailable); both steps must then be retried and succeed."""
+    two operations also fail more times in a row than the step tries them (fail_times): CreateVpc
+    throttled 5 times (the network step sends a throttled create at most 4 times, `send_once!`, then
+    must report Throttled), DescribeInstanceInformation 5xx (the check_nodes step must report
+    AwsUnavailable); both steps must then be retried and succeed."""
     endpoint, state = world
     since = time.time()
-    faults(aws_error_rate=0.1, fail_times={"CreateVpc": {"times": 3, "kind": "throttle"},
+    faults(aws_error_rate=0.1, fail_times={"CreateVpc": {"times": 5, "kind": "throttle"},
                                            "DescribeInstanceInformation": {"times": 3, "kind": "server"}})
     done = {}
     for n in ["flaky-a", "flaky-b"]:
@@ -192,7 +193,7 @@ def test_every_environment_reaches_ready_with_10_percent_aws_errors(world, fault
     injected = read_faults(state, since=since, kind="aws-error")
     # ~250 calls of the Lambdas while faulted here, so ~20 random faults (>= 5 but by an extreme draw).
     assert sum(f["cause"] == "aws_error_rate" for f in injected) >= 5, "the 10% rate was applied"
-    assert [f["code"] for f in injected if f["cause"] == "fail_times" and f["operation"] == "CreateVpc"] == ["RequestLimitExceeded"] * 3
+    assert [f["code"] for f in injected if f["cause"] == "fail_times" and f["operation"] == "CreateVpc"] == ["RequestLimitExceeded"] * 5
     assert [f["code"] for f in injected if f["cause"] == "fail_times" and f["operation"] == "DescribeInstanceInformation"] == ["InternalServerError"] * 3
 
     # mec classified them (the step's errorType is the TaskFailed error), and the Retry ran the

@@ -56,16 +56,18 @@ fn entered(id: i64, kind: HistoryEventType, name: &str) -> HistoryEvent {
 
 #[tokio::test]
 async fn an_unknown_environment_costs_a_bounded_number_of_pages() {
-    // Every page holds other environments' runs and says there is more, forever (a new token
-    // each time: the SDK's paginator stops on a repeated one).
+    // Every page holds other environments' runs and says there is more (a new token each time:
+    // the SDK's paginator stops on a repeated one) for far more pages than the bound, so that
+    // a read without the bound fails the count below instead of running for ever.
     let page = AtomicUsize::new(0);
     let endless = mock!(aws_sdk_sfn::Client::list_executions).then_output(move || {
         let others: Vec<ExecutionListItem> = (0..1000)
             .map(|i| execution(&format!("other-{i}--c-1")))
             .collect();
+        let n = page.fetch_add(1, Ordering::Relaxed);
         ListExecutionsOutput::builder()
             .set_executions(Some(others))
-            .next_token(format!("page-{}", page.fetch_add(1, Ordering::Relaxed)))
+            .set_next_token((n < 20 * MAX_LIST_PAGES).then(|| format!("page-{n}")))
             .build()
             .unwrap()
     });
