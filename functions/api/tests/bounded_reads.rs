@@ -54,11 +54,14 @@ fn entered(id: i64, kind: HistoryEventType, name: &str) -> HistoryEvent {
         .unwrap()
 }
 
+/// Pages the "endless" listing has: far more than the four bounded reads below take.
+const ENDLESS_PAGES: usize = 100;
+
 #[tokio::test]
 async fn an_unknown_environment_costs_a_bounded_number_of_pages() {
     // Every page holds other environments' runs and says there is more (a new token each time:
-    // the SDK's paginator stops on a repeated one) for far more pages than the bound, so that
-    // a read without the bound fails the count below instead of running for ever.
+    // the SDK's paginator stops on a repeated one) for ENDLESS_PAGES, so that a read
+    // without the bound fails the count below instead of running for ever.
     let page = AtomicUsize::new(0);
     let endless = mock!(aws_sdk_sfn::Client::list_executions).then_output(move || {
         let others: Vec<ExecutionListItem> = (0..1000)
@@ -67,7 +70,7 @@ async fn an_unknown_environment_costs_a_bounded_number_of_pages() {
         let n = page.fetch_add(1, Ordering::Relaxed);
         ListExecutionsOutput::builder()
             .set_executions(Some(others))
-            .set_next_token((n < 20 * MAX_LIST_PAGES).then(|| format!("page-{n}")))
+            .set_next_token((n < ENDLESS_PAGES).then(|| format!("page-{n}")))
             .build()
             .unwrap()
     });
