@@ -85,8 +85,13 @@ fn schemas_are_the_generated_ones() {
 fn spec_schema_is_the_committed_one() {
     let committed: Value = serde_json::from_str(
         &std::fs::read_to_string(
+            // functions/shared/schema, beside this crate in the workspace.
             PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-                .join("../shared/schema/environment-spec.schema.json"),
+                .parent()
+                .unwrap()
+                .join("shared")
+                .join("schema")
+                .join("environment-spec.schema.json"),
         )
         .unwrap(),
     )
