@@ -26,7 +26,7 @@ help:
 	@echo "make test     all checks and tests (installs moto into .venv and shellcheck)"
 	@echo "make demo     create -> READY -> delete of an environment in the local world, with live progress"
 	@echo "make schema   regenerate the spec's JSON Schema and the published time budgets"
-	@echo "make catalogue  regenerate the add-on cases of mec-join and the README table"
+	@echo "make catalogue  regenerate the add-on cases of mec-join and the table of docs/addons.md"
 	@echo "make sizes    release-build the Lambdas and print their sizes"
 	@echo "make bench    time to Ready, cost per environment, cold starts and scale, in the local world"
 	@echo "make sweep    find and delete what mec left in an account (needs MEC_SWEEP=1)"
@@ -66,7 +66,7 @@ documents: venv tools
 	python3 tests/lint/check_addon_catalogue.py
 	python3 tests/lint/check_state_machine_bounds.py
 
-## Regenerate the add-on cases of the mec-join document and the README table from the catalogue.
+## Regenerate the add-on cases of the mec-join document and the table of docs/addons.md from the catalogue.
 catalogue:
 	python3 tests/lint/check_addon_catalogue.py --update
 
@@ -74,7 +74,7 @@ iam:
 	python3 tests/lint/check_iam_actions.py
 
 unit: venv
-	MEC_MOTO_SERVER=$(CURDIR)/$(VENV)/bin/moto_server cargo test --workspace
+	MEC_MOTO_PYTHON=$(CURDIR)/$(VENV)/bin/python cargo test --workspace
 
 ## Terraform: fmt and validate on every root, plan-mode tests, checkov, apply/plan/destroy locally.
 infra: terraform-check terraform-test checkov local-tests
@@ -148,7 +148,7 @@ schema:
 openapi:
 	MEC_UPDATE_OPENAPI=1 cargo test -p mec-api --test openapi schemas_are_the_generated_ones
 
-## Release binaries for the host (sizes for the README); the arm64 zips for AWS come with issue #3.
+## Release binaries for the host (sizes for docs/benchmarks.md); the arm64 zips for AWS are `make lambdas`.
 release:
 	cargo build --release --workspace --bins
 

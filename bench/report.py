@@ -1,4 +1,4 @@
-"""Markdown tables of a benchmark run (bench/run.py's results), as printed and kept in the README."""
+"""Markdown tables of a benchmark run (bench/run.py's results), as printed and kept in docs/benchmarks.md."""
 
 from __future__ import annotations
 

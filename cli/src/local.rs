@@ -41,11 +41,23 @@ fn world_dir(repo: &Path) -> PathBuf {
     repo.join(".build/world")
 }
 
+/// Where the debug binaries are: CARGO_TARGET_DIR when set, else the Makefile's target folder
+/// (~/.cache/mec/target), else the repository's `target/`; the first that holds them.
 fn binaries(repo: &Path) -> PathBuf {
-    std::env::var("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| repo.join("target"))
-        .join("debug")
+    let mut candidates: Vec<PathBuf> = Vec::new();
+    if let Ok(dir) = std::env::var("CARGO_TARGET_DIR") {
+        candidates.push(PathBuf::from(dir));
+    }
+    if let Some(home) = std::env::var_os("HOME") {
+        candidates.push(PathBuf::from(home).join(".cache/mec/target"));
+    }
+    candidates.push(repo.join("target"));
+    let debug: Vec<PathBuf> = candidates.into_iter().map(|d| d.join("debug")).collect();
+    debug
+        .iter()
+        .find(|d| d.join("mec-api").exists())
+        .cloned()
+        .unwrap_or_else(|| debug[0].clone())
 }
 
 /// The local world's HTTP API (local/world/api_gateway.py) listens on the next port.

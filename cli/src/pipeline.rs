@@ -1,47 +1,46 @@
-//! Talking to the deployed pipeline: start executions, follow them step by step, read the
-//! environment's status from its executions, audit what is left by tag.
+//! The CLI's side of the shared service (mec_shared::environments): outcomes to text, JSON or
+//! YAML and to exit codes, `--wait` progress, and the audit by tag.
 
-use std::path::PathBuf;
+use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
-use aws_config::BehaviorVersion;
 use aws_sdk_sfn::types::{ExecutionStatus, HistoryEventType};
+use mec_shared::environments::{Environments, Machine, Machines, Outcome};
 use mec_shared::record::{EnvironmentRecord, Status};
-use mec_shared::status::{Environments, Machine, Machines};
+use mec_shared::registry::Registry;
 use mec_shared::{inventory, Aws, EnvironmentSpec, MecError};
-use serde_json::{json, Value};
+use serde_json::json;
 
+use crate::output::{self, Format};
 use crate::CliError;
+
+/// Where the pipeline is: its name prefix, and the AWS region and profile to use.
+#[derive(Debug, Clone)]
+pub struct Connection {
+    pub prefix: String,
+    pub region: Option<String>,
+    pub profile: Option<String>,
+}
+
+impl Connection {
+    /// The AWS configuration: --region and --profile over the standard chain, mec's timeouts.
+    pub async fn config(&self) -> aws_config::SdkConfig {
+        let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
+        if let Some(region) = &self.region {
+            loader = loader.region(aws_config::Region::new(region.clone()));
+        }
+        if let Some(profile) = &self.profile {
+            loader = loader.profile_name(profile);
+        }
+        mec_shared::aws::configured(loader).load().await
+    }
+}
 
 pub struct Pipeline {
     sfn: aws_sdk_sfn::Client,
+    dynamodb: aws_sdk_dynamodb::Client,
     aws: Aws,
     prefix: String,
-}
-
-/// The spec from a file, or from flags; validated here so that a bad spec starts nothing.
-pub fn spec_from(
-    file: Option<PathBuf>,
-    name: Option<String>,
-    workers: Option<u32>,
-) -> Result<EnvironmentSpec, CliError> {
-    let value: Value = match (file, name) {
-        (Some(path), _) => {
-            let text = std::fs::read_to_string(&path)
-                .map_err(|e| CliError::Usage(format!("cannot read {}: {e}", path.display())))?;
-            serde_json::from_str(&text)
-                .map_err(|e| CliError::Usage(format!("{} is not JSON: {e}", path.display())))?
-        }
-        (None, Some(name)) => {
-            let mut spec = json!({ "name": name });
-            if let Some(workers) = workers {
-                spec["workers"] = json!(workers);
-            }
-            spec
-        }
-        (None, None) => return Err(CliError::Usage("give a spec file or --name".into())),
-    };
-    Ok(EnvironmentSpec::from_value(value)?)
 }
 
 fn poll_interval() -> Duration {
@@ -53,12 +52,13 @@ fn poll_interval() -> Duration {
 }
 
 impl Pipeline {
-    pub async fn connect(prefix: &str) -> Self {
-        let config = aws_config::load_defaults(BehaviorVersion::latest()).await;
+    pub async fn connect(connection: Connection) -> Self {
+        let config = connection.config().await;
         Self {
             sfn: aws_sdk_sfn::Client::new(&config),
+            dynamodb: aws_sdk_dynamodb::Client::new(&config),
             aws: Aws::from_config(&config),
-            prefix: prefix.to_string(),
+            prefix: connection.prefix,
         }
     }
 
@@ -86,92 +86,130 @@ impl Pipeline {
         )))
     }
 
-    /// The deployed pipeline's environments (status module shared with the HTTP API).
-    async fn environments(&self) -> Result<Environments, CliError> {
+    /// The deployed pipeline's environments: the service the HTTP API uses too.
+    pub async fn environments(&self) -> Result<Environments, CliError> {
         let machines = Machines {
             provision: self.machine_arn(Machine::Provision).await?,
             teardown: self.machine_arn(Machine::Teardown).await?,
         };
-        Ok(Environments::new(self.sfn.clone(), machines))
-    }
-
-    async fn latest_record(&self, name: &str) -> Result<Option<EnvironmentRecord>, CliError> {
-        let environments = self.environments().await?;
-        Ok(environments.latest(name).await?.map(|l| l.record))
+        let registry = Registry::new(self.dynamodb.clone(), Registry::table_of(&self.prefix));
+        Ok(Environments::new(self.sfn.clone(), registry, machines))
     }
 
     pub async fn create(
         &self,
-        spec: EnvironmentSpec,
+        spec: &EnvironmentSpec,
         wait: bool,
-        json_out: bool,
+        timeout: Option<Duration>,
+        format: Format,
     ) -> Result<(), CliError> {
         let environments = self.environments().await?;
-        if let Some(current) = environments.latest(&spec.name).await? {
-            let status = current.record.status;
-            if matches!(status, Status::Creating | Status::Ready | Status::Deleting) {
-                return Err(CliError::Usage(format!(
-                    "{} is {}: delete it first",
-                    spec.name,
-                    status_text(status)
+        let name = &spec.name;
+        let run = match environments.create(spec).await? {
+            Outcome::Started { record, execution } => {
+                eprintln!(
+                    "creating {name} ({} master{}, {} worker{}) — execution {execution}",
+                    spec.masters,
+                    plural(spec.masters),
+                    spec.workers,
+                    plural(spec.workers)
+                );
+                (record, Some(execution))
+            }
+            Outcome::Unchanged(record) => {
+                eprintln!(
+                    "{name} already exists with this spec ({}): nothing started",
+                    record.status.as_str()
+                );
+                (record, None)
+            }
+            other => return finish(other, format, Status::Ready),
+        };
+        self.conclude(&environments, run, wait, timeout, format, Status::Ready)
+            .await
+    }
+
+    /// Deletes an environment; `leftovers`: also one the registry does not know (mec sweep
+    /// found resources tagged for it).
+    pub async fn delete(
+        &self,
+        name: &str,
+        leftovers: bool,
+        wait: bool,
+        timeout: Option<Duration>,
+        format: Format,
+    ) -> Result<(), CliError> {
+        mec_shared::spec::validate_name(name)?;
+        let environments = self.environments().await?;
+        let outcome = if leftovers {
+            environments.delete_leftovers(name).await?
+        } else {
+            environments.delete(name).await?
+        };
+        let run = match outcome {
+            Outcome::Started { record, execution } => {
+                eprintln!("deleting {name} — execution {execution}");
+                (record, Some(execution))
+            }
+            Outcome::Unchanged(record) => {
+                eprintln!(
+                    "{name} is already {}: nothing started",
+                    record.status.as_str()
+                );
+                (record, None)
+            }
+            other => return finish(other, format, Status::Deleted),
+        };
+        self.conclude(&environments, run, wait, timeout, format, Status::Deleted)
+            .await
+    }
+
+    /// Prints the record now, or (with --wait) once the run ends; exit 1 when it did not reach
+    /// `goal`.
+    async fn conclude(
+        &self,
+        environments: &Environments,
+        (record, execution): (EnvironmentRecord, Option<String>),
+        wait: bool,
+        timeout: Option<Duration>,
+        format: Format,
+        goal: Status,
+    ) -> Result<(), CliError> {
+        if !wait {
+            output::record(&record, format);
+            return Ok(());
+        }
+        let deadline = timeout.map(|t| Instant::now() + t);
+        if let Some(arn) = &execution {
+            self.follow(arn, deadline).await?;
+        }
+        let record = loop {
+            let record = match environments.get(&record.name).await? {
+                Outcome::Found(record) => record,
+                other => return finish(other, format, goal),
+            };
+            if !record.status.in_flight() {
+                break record;
+            }
+            if deadline.is_some_and(|d| Instant::now() >= d) {
+                output::record(&record, format);
+                return Err(CliError::Failed(format!(
+                    "{} is still {} after the --timeout (the run goes on)",
+                    record.name,
+                    record.status.as_str()
                 )));
             }
-        }
-        let input = serde_json::to_value(&spec).map_err(|e| CliError::Usage(e.to_string()))?;
-        let (execution, arn) = environments
-            .start(Machine::Provision, &spec.name, &input)
-            .await?;
-        if !json_out {
-            println!(
-                "creating {} ({} master{}, {} worker{}) — execution {execution}",
-                spec.name,
-                spec.masters,
-                if spec.masters == 1 { "" } else { "s" },
-                spec.workers,
-                if spec.workers == 1 { "" } else { "s" }
-            );
-        }
-        if !wait {
-            if json_out {
-                println!(
-                    "{}",
-                    json!({"name": spec.name, "status": "CREATING", "execution": arn})
-                );
-            }
-            return Ok(());
-        }
-        let ended = self.follow(&arn, !json_out).await?;
-        self.report(&spec.name, ended, json_out).await
+            tokio::time::sleep(poll_interval()).await;
+        };
+        finish(Outcome::Found(record), format, goal)
     }
 
-    pub async fn delete(&self, name: &str, wait: bool, json_out: bool) -> Result<(), CliError> {
-        mec_shared::spec::validate_name(name)?;
-        let (execution, arn) = self
-            .environments()
-            .await?
-            .start(Machine::Teardown, name, &json!({ "name": name }))
-            .await?;
-        if !json_out {
-            println!("deleting {name} — execution {execution}");
-        }
-        if !wait {
-            if json_out {
-                println!(
-                    "{}",
-                    json!({"name": name, "status": "DELETING", "execution": arn})
-                );
-            }
-            return Ok(());
-        }
-        let ended = self.follow(&arn, !json_out).await?;
-        self.report(name, ended, json_out).await
-    }
-
-    /// Polls the execution until it ends, printing each step as it starts.
-    async fn follow(&self, arn: &str, show: bool) -> Result<ExecutionStatus, CliError> {
+    /// Polls the execution until it ends (or the deadline), printing on stderr each state once,
+    /// when it is first entered, in the order the history holds them.
+    async fn follow(&self, arn: &str, deadline: Option<Instant>) -> Result<(), CliError> {
         let started = Instant::now();
-        let mut seen: i64 = 0;
-        let mut last_step = String::new();
+        let mut seen_event: i64 = 0;
+        let mut shown: HashSet<String> = HashSet::new();
         loop {
             let described = self
                 .sfn
@@ -180,106 +218,75 @@ impl Pipeline {
                 .send()
                 .await
                 .map_err(|e| CliError::from(MecError::from_sdk("DescribeExecution", e)))?;
-            if show {
-                let mut pages = self
-                    .sfn
-                    .get_execution_history()
-                    .execution_arn(arn)
-                    .into_paginator()
-                    .send();
-                while let Some(page) = pages.next().await {
-                    let page = page.map_err(|e| {
-                        CliError::from(MecError::from_sdk("GetExecutionHistory", e))
-                    })?;
-                    let already = seen;
-                    for event in page.events().iter().filter(|e| e.id() > already) {
-                        seen = seen.max(event.id());
-                        let step = match (event.r#type(), event.state_entered_event_details()) {
-                            (
-                                HistoryEventType::TaskStateEntered
-                                | HistoryEventType::ParallelStateEntered,
-                                Some(d),
-                            ) => d.name(),
-                            _ => continue,
-                        };
-                        if step != last_step {
-                            println!("  {:>6.1}s  {step}", started.elapsed().as_secs_f64());
-                            last_step = step.to_string();
+            let mut pages = self
+                .sfn
+                .get_execution_history()
+                .execution_arn(arn)
+                .into_paginator()
+                .send();
+            while let Some(page) = pages.next().await {
+                let page =
+                    page.map_err(|e| CliError::from(MecError::from_sdk("GetExecutionHistory", e)))?;
+                let already = seen_event;
+                for event in page.events().iter().filter(|e| e.id() > already) {
+                    seen_event = event.id();
+                    let entered = matches!(
+                        event.r#type(),
+                        HistoryEventType::TaskStateEntered | HistoryEventType::ParallelStateEntered
+                    );
+                    if let (true, Some(details)) = (entered, event.state_entered_event_details()) {
+                        if shown.insert(details.name().to_string()) {
+                            eprintln!(
+                                "  {:>6.1}s  {}",
+                                started.elapsed().as_secs_f64(),
+                                details.name()
+                            );
                         }
                     }
                 }
             }
             if described.status() != &ExecutionStatus::Running {
-                return Ok(described.status().clone());
+                return Ok(());
+            }
+            if deadline.is_some_and(|d| Instant::now() >= d) {
+                return Ok(());
             }
             tokio::time::sleep(poll_interval()).await;
         }
     }
 
-    async fn report(
-        &self,
-        name: &str,
-        ended: ExecutionStatus,
-        json_out: bool,
-    ) -> Result<(), CliError> {
-        let record = self
-            .latest_record(name)
-            .await?
-            .ok_or_else(|| CliError::Aws(format!("{name} has no execution")))?;
-        print_status(&record, json_out);
-        if ended == ExecutionStatus::Succeeded {
-            Ok(())
-        } else {
-            Err(CliError::Failed(format!(
-                "{name} is {}",
-                status_text(record.status)
-            )))
-        }
-    }
-
-    pub async fn show_status(&self, name: &str, json_out: bool) -> Result<(), CliError> {
+    pub async fn show_status(&self, name: &str, format: Format) -> Result<(), CliError> {
         mec_shared::spec::validate_name(name)?;
-        match self.latest_record(name).await? {
-            Some(record) => {
-                print_status(&record, json_out);
+        let outcome = self.environments().await?.get(name).await?;
+        match outcome {
+            Outcome::Found(record) => {
+                output::record(&record, format);
                 Ok(())
             }
-            None => Err(CliError::Usage(format!("no environment named {name}"))),
+            other => finish(other, format, Status::Ready),
         }
     }
 
-    pub async fn list(&self, json_out: bool) -> Result<(), CliError> {
+    pub async fn list(&self, format: Format) -> Result<(), CliError> {
         let rows = self.environments().await?.list().await?;
-        if json_out {
-            println!("{}", json!(rows));
-        } else {
-            for row in rows {
-                println!(
-                    "{:<34} {:<9} since {}",
-                    row.name,
-                    status_text(row.status),
-                    row.since
-                );
-            }
-        }
+        output::list(&rows, format);
         Ok(())
     }
 
-    pub async fn audit(&self, name: &str, json_out: bool) -> Result<(), CliError> {
+    pub async fn audit(&self, name: &str, format: Format) -> Result<(), CliError> {
         mec_shared::spec::validate_name(name)?;
         let mut left = inventory::list(&self.aws, name).await?;
         // The expiry schedule lives in the pipeline's schedule group, named after the prefix.
         left.extend(crate::schedules::expiry_schedule(&self.aws, &self.prefix, name).await?);
-        let status = self
-            .latest_record(name)
-            .await?
-            .map(|r| status_text(r.status))
-            .unwrap_or("UNKNOWN");
+        let status = match self.environments().await?.get(name).await? {
+            Outcome::Found(record) => record.status.as_str(),
+            _ => "UNKNOWN",
+        };
         let leak = !left.is_empty() && !matches!(status, "CREATING" | "READY" | "DELETING");
-        if json_out {
-            println!(
-                "{}",
-                json!({"name": name, "status": status, "resources": left, "leak": leak})
+        if format.is_data() {
+            output::data(
+                &json!({"name": name, "status": status, "resources": left, "leak": leak}),
+                format,
             );
         } else if left.is_empty() {
             println!("{name}: nothing tagged for it exists (every resource type listed)");
@@ -291,10 +298,7 @@ impl Pipeline {
             for resource in &left {
                 println!(
                     "  {:<17} {}",
-                    serde_json::to_value(resource.kind)
-                        .ok()
-                        .and_then(|v| v.as_str().map(str::to_string))
-                        .unwrap_or_default(),
+                    json!(resource.kind).as_str().unwrap_or_default(),
                     resource.id
                 );
             }
@@ -310,38 +314,37 @@ impl Pipeline {
     }
 }
 
-fn status_text(status: Status) -> &'static str {
-    match status {
-        Status::Creating => "CREATING",
-        Status::Ready => "READY",
-        Status::Failed => "FAILED",
-        Status::Deleting => "DELETING",
-        Status::Deleted => "DELETED",
+fn plural(n: u32) -> &'static str {
+    if n == 1 {
+        ""
+    } else {
+        "s"
     }
 }
 
-fn print_status(record: &EnvironmentRecord, json_out: bool) {
-    if json_out {
-        println!("{}", json!(record));
-        return;
-    }
-    println!("{}: {}", record.name, status_text(record.status));
-    if let Some(step) = &record.step {
-        println!("  step     {step}");
-    }
-    if let Some(error) = &record.error {
-        println!("  error: {}: {}", error.error_type, error.message);
-    }
-    if let Some(vpc) = &record.vpc_id {
-        println!("  vpc      {vpc}");
-    }
-    for node in &record.nodes {
-        println!(
-            "  {:<28} {:<20} {:<15} {}",
-            node.name,
-            node.instance_id,
-            node.private_ip.as_deref().unwrap_or("-"),
-            json!(node.role).as_str().unwrap_or("")
-        );
+/// The exit of an outcome: the record printed and 0 when it reached `goal` (or a run is under
+/// way), exit 1 when it ended elsewhere (FAILED), 4 when there is no such environment, 5 on a conflict.
+fn finish(outcome: Outcome, format: Format, goal: Status) -> Result<(), CliError> {
+    match outcome {
+        Outcome::Found(record) | Outcome::Started { record, .. } | Outcome::Unchanged(record) => {
+            output::record(&record, format);
+            if record.status == goal || record.status.in_flight() {
+                Ok(())
+            } else {
+                Err(CliError::Failed(format!(
+                    "{} is {}",
+                    record.name,
+                    record.status.as_str()
+                )))
+            }
+        }
+        Outcome::NotFound(name) => Err(CliError::NotFound(format!(
+            "no environment named {name} (mec list shows them all)"
+        ))),
+        Outcome::Conflict { conflict, record } => Err(CliError::Conflict(format!(
+            "{}: {}",
+            conflict.code(),
+            conflict.message(&record.name)
+        ))),
     }
 }

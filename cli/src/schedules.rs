@@ -33,11 +33,14 @@ pub async fn fire(
         .name(name)
         .send()
         .await
-        .map_err(|e| match MecError::from_sdk("GetSchedule", e) {
-            MecError::AwsError { code, .. } if code == "ResourceNotFoundException" => {
-                CliError::Usage(format!("no schedule {name} in group {group}"))
+        .map_err(|e| {
+            if e.as_service_error()
+                .is_some_and(|e| e.is_resource_not_found_exception())
+            {
+                CliError::NotFound(format!("no schedule {name} in group {group}"))
+            } else {
+                MecError::from_sdk("GetSchedule", e).into()
             }
-            other => other.into(),
         })?;
     let target = schedule
         .target()
@@ -137,16 +140,20 @@ pub async fn expiry_schedule(
         .name(naming::expiry_schedule(environment))
         .group_name(group)
         .send()
-        .await
-        .map_err(|e| MecError::from_sdk("GetSchedule", e));
+        .await;
     match found {
         Ok(_) => Ok(Some(Resource::new(
             ResourceKind::Schedule,
             mec_shared::expiry::resource_id(group, environment),
         ))),
         // No such schedule, or no such group (a pipeline deployed without schedules).
-        Err(e) if mec_shared::expiry::is_not_found(&e) => Ok(None),
-        Err(e) => Err(e),
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|e| e.is_resource_not_found_exception()) =>
+        {
+            Ok(None)
+        }
+        Err(e) => Err(MecError::from_sdk("GetSchedule", e)),
     }
 }
 

@@ -14,8 +14,8 @@ use std::collections::BTreeMap;
 use std::io::{BufRead, IsTerminal, Write};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use mec_shared::environments::Machine;
 use mec_shared::inventory::{self, Resource};
-use mec_shared::status::Machine;
 use mec_shared::{deadline, tags, Aws, MecError, Settings};
 use serde_json::json;
 
@@ -38,7 +38,7 @@ pub struct Found {
 pub struct Options {
     pub older_than: Option<Duration>,
     pub yes: bool,
-    pub json: bool,
+    pub format: crate::output::Format,
 }
 
 pub async fn sweep(pipeline: &Pipeline, options: &Options) -> Result<(), CliError> {
@@ -72,7 +72,7 @@ pub async fn sweep(pipeline: &Pipeline, options: &Options) -> Result<(), CliErro
             age_seconds,
         });
     }
-    show(&found, &region, options.json);
+    show(&found, &region, options.format.is_data());
     if found.is_empty() {
         return Ok(());
     }
@@ -85,7 +85,9 @@ pub async fn sweep(pipeline: &Pipeline, options: &Options) -> Result<(), CliErro
     match pipeline.machine_arn(Machine::Teardown).await {
         Ok(_) => {
             for name in &names {
-                pipeline.delete(name, true, options.json).await?;
+                pipeline
+                    .delete(name, true, true, None, options.format)
+                    .await?;
             }
         }
         Err(_) => {
@@ -103,7 +105,7 @@ pub async fn sweep(pipeline: &Pipeline, options: &Options) -> Result<(), CliErro
             "{left} resource(s) still tagged for the swept environments: run `mec audit NAME`"
         )));
     }
-    if !options.json {
+    if !options.format.is_data() {
         println!("swept {} environment(s)", names.len());
     }
     Ok(())

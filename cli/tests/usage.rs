@@ -24,15 +24,53 @@ fn bad_names_and_specs_exit_2_naming_the_field() {
         &["create", "--name", "lab-1", "--workers", "101"],
         &["kubeconfig", "Bad_name"],
         &["status", "x"],
+        &["delete", "x"],
         &["audit", "UPPER"],
+        &["create", "--name", "lab-1", "--tag", "no-equals"],
+        &["create", "--workers", "1"],
+        &["create", "-f", "/nonexistent/lab.yaml"],
+        &["list", "-o", "xml"],
     ] {
         let out = mec(args);
         assert_eq!(out.status.code(), Some(2), "{args:?}: {out:?}");
         let stderr = String::from_utf8_lossy(&out.stderr);
-        assert!(stderr.starts_with("mec: "), "{args:?}: {stderr}");
+        // mec's own refusals, or clap's for a flag's value.
+        assert!(
+            stderr.starts_with("mec: ") || stderr.starts_with("error: "),
+            "{args:?}: {stderr}"
+        );
     }
     let out = mec(&["create", "--name", "lab-1", "--workers", "101"]);
     assert!(String::from_utf8_lossy(&out.stderr).contains("`workers`"));
+}
+
+#[test]
+fn help_shows_examples_and_exit_codes_and_completions_print() {
+    let out = mec(&["--help"]);
+    let help = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        help.contains("Examples:") && help.contains("Exit codes:"),
+        "{help}"
+    );
+    for sub in [
+        "create",
+        "status",
+        "list",
+        "delete",
+        "audit",
+        "kubeconfig",
+        "sweep",
+    ] {
+        let out = mec(&[sub, "--help"]);
+        assert_eq!(out.status.code(), Some(0));
+        assert!(
+            String::from_utf8_lossy(&out.stdout).contains("Examples:"),
+            "{sub}"
+        );
+    }
+    let out = mec(&["completions", "bash"]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("mec"));
 }
 
 #[test]

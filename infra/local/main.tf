@@ -15,6 +15,7 @@ provider "aws" {
 
   endpoints {
     apigatewayv2 = var.endpoint
+    dynamodb     = var.endpoint
     iam          = var.endpoint
     kms          = var.endpoint
     lambda       = var.endpoint

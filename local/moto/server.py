@@ -20,6 +20,19 @@ Extensions (each covered by local/tests/test_moto_extensions.py):
   and serverless-step-functions issue #250). Other checks AWS makes are not emulated.
   Versions are moto's own (CreateStateMachine / UpdateStateMachine with `publish`), listed newest
   first as the API reference says, in one page.
+- Step Functions' context object carries times as AWS writes them: `$$.Execution.StartTime` and
+  `$$.State.EnteredTime` are ISO 8601 strings in UTC with milliseconds and `Z`
+  ("2019-03-26T20:14:13.192Z", Step Functions developer guide, "Accessing execution data from the
+  Context object"); moto 5.2 passes StartTime as a Python datetime (a DynamoDB integration that
+  writes it fails: "Object of type datetime is not JSON serializable") and EnteredTime with
+  microseconds and `+00:00`.
+- Step Functions' AWS SDK integrations (`arn:aws:states:::aws-sdk:<service>:<action>`) take their
+  parameters in PascalCase and answer in PascalCase, "even if the native service API is
+  camelCase" (Step Functions developer guide, "Integrating other services: AWS SDK service
+  integrations"); moto 5.2 passes the parameters to boto3 as written (`ExecutionArn` for
+  stepfunctions' `executionArn`: the Task fails with States.Runtime) and the answer as boto3
+  returns it. The names are mapped with the service's botocore model, both ways, and the
+  answer's timestamps are written as text (boto3's datetimes cannot be a state's JSON output).
 - Every instance of a RunInstances call gets its instance profile: moto 5.2 associates it with
   the first instance only (moto/ec2/responses/instances.py run_instances), where EC2 launches
   each instance with it (EC2 API reference, RunInstances `IamInstanceProfile`).
@@ -114,12 +127,90 @@ def profile_for_every_instance() -> None:
     EC2Backend.run_instances = launch  # type: ignore[method-assign]
 
 
+def aws_time(value: object) -> object:
+    """A context-object time as Step Functions writes it: `2019-03-26T20:14:13.192Z`."""
+    import datetime
+
+    if isinstance(value, str):
+        try:
+            value = datetime.datetime.fromisoformat(value)
+        except ValueError:
+            return value
+    if not isinstance(value, datetime.datetime):
+        return value
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=datetime.timezone.utc)
+    utc = value.astimezone(datetime.timezone.utc)
+    return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
+
+
+def context_times_as_aws_writes_them() -> None:
+    from moto.stepfunctions.parser.asl.component.state import state
+    from moto.stepfunctions.parser.backend import execution_worker
+
+    execution_data, state_data = execution_worker.ExecutionData, state.StateData
+
+    def execution(**fields: object) -> object:
+        return execution_data(**{**fields, "StartTime": aws_time(fields.get("StartTime"))})
+
+    def entered(**fields: object) -> object:
+        return state_data(**{**fields, "EnteredTime": aws_time(fields.get("EnteredTime"))})
+
+    execution_worker.ExecutionData = execution  # type: ignore[assignment]
+    state.StateData = entered  # type: ignore[assignment]
+
+
+def times_as_text(value: object) -> None:
+    """Timestamps in an SDK integration's answer as text (boto3 parses them into datetimes,
+    which a state's JSON output cannot hold)."""
+    import datetime
+
+    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else []
+    for key, member in list(items):
+        if isinstance(member, datetime.datetime):
+            value[key] = aws_time(member)  # type: ignore[index]
+        else:
+            times_as_text(member)
+
+
+def aws_sdk_integrations_in_pascal_case() -> None:
+    import botocore.session
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_aws_sdk import (
+        StateTaskServiceAwsSdk,
+    )
+
+    session = botocore.session.get_session()
+
+    def operation(self: StateTaskServiceAwsSdk, boto_service_name: str | None, action: str | None) -> object:
+        service = self._get_boto_service_name(boto_service_name)
+        name = action or self.resource.api_action
+        return session.get_service_model(service).operation_model(name[0].upper() + name[1:])
+
+    def parameters(self: StateTaskServiceAwsSdk, parameters: dict, boto_service_name: str | None = None,
+                   service_action_name: str | None = None) -> None:
+        shape = operation(self, boto_service_name, service_action_name).input_shape
+        if shape is not None:
+            self._to_boto_request(parameters, shape)
+
+    def response(self: StateTaskServiceAwsSdk, response: object, boto_service_name: str | None = None,
+                 service_action_name: str | None = None) -> None:
+        shape = operation(self, boto_service_name, service_action_name).output_shape
+        if shape is not None:
+            self._from_boto_response(response, shape)
+        times_as_text(response)
+
+    StateTaskServiceAwsSdk._normalise_parameters = parameters  # type: ignore[method-assign]
+    StateTaskServiceAwsSdk._normalise_response = response  # type: ignore[method-assign]
+
+
 def install_extensions() -> None:
     """Adds the missing operations (moto dispatches an action to the method of the same name) and
     fixes the gaps listed above."""
     StepFunctionResponse.validate_state_machine_definition = validate_state_machine_definition  # type: ignore[attr-defined]
     StepFunctionResponse.list_state_machine_versions = list_state_machine_versions  # type: ignore[attr-defined]
     profile_for_every_instance()
+    context_times_as_aws_writes_them()
+    aws_sdk_integrations_in_pascal_case()
 
 
 if __name__ == "__main__":

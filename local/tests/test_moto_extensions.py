@@ -96,3 +96,57 @@ def test_every_instance_of_a_launch_gets_the_instance_profile(endpoint):
     ids = {i["InstanceId"] for i in launched["Instances"]}
     associations = ec2.describe_iam_instance_profile_associations()["IamInstanceProfileAssociations"]
     assert {a["InstanceId"] for a in associations if a["IamInstanceProfile"]["Arn"].endswith("/ext-node")} == ids
+
+
+def executing(endpoint: str) -> None:
+    """Turns on moto's Step Functions engine (off by default: executions would only be recorded)."""
+    import urllib.request
+
+    urllib.request.urlopen(urllib.request.Request(
+        f"{endpoint}/moto-api/config", data=b'{"stepfunctions": {"execute_state_machine": true}}',
+        headers={"Content-Type": "application/json"}, method="POST"), timeout=10).read()
+
+
+def finished(sfn, machine: dict, name: str, payload: dict) -> dict:
+    import time
+
+    arn = sfn.create_state_machine(name=name, definition=json.dumps(machine),
+                                   roleArn="arn:aws:iam::123456789012:role/t")["stateMachineArn"]
+    execution = sfn.start_execution(stateMachineArn=arn, name=f"{name}-1", input=json.dumps(payload))["executionArn"]
+    for _ in range(100):
+        described = sfn.describe_execution(executionArn=execution)
+        if described["status"] != "RUNNING":
+            return described
+        time.sleep(0.1)
+    raise AssertionError(f"{name} still running")
+
+
+AWS_TIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
+
+
+def test_context_times_are_iso_8601_text_as_aws_writes_them(sfn, endpoint):
+    executing(endpoint)
+    machine = {"StartAt": "Times", "States": {"Times": {"Type": "Pass", "Parameters": {
+        "started.$": "$$.Execution.StartTime", "entered.$": "$$.State.EnteredTime"}, "End": True}}}
+    done = finished(sfn, machine, "times", {})
+    assert done["status"] == "SUCCEEDED", done
+    output = json.loads(done["output"])
+    assert AWS_TIME.match(output["started"]) and AWS_TIME.match(output["entered"]), output
+
+
+def test_aws_sdk_integrations_take_and_give_pascal_case(sfn, endpoint):
+    executing(endpoint)
+    waiting = {"StartAt": "Wait", "States": {"Wait": {"Type": "Wait", "Seconds": 30, "End": True}}}
+    arn = sfn.create_state_machine(name="waits", definition=json.dumps(waiting),
+                                   roleArn="arn:aws:iam::123456789012:role/t")["stateMachineArn"]
+    running = sfn.start_execution(stateMachineArn=arn, name="waits-1")["executionArn"]
+    describe = {"StartAt": "Describe", "States": {"Describe": {
+        "Type": "Task", "Resource": "arn:aws:states:::aws-sdk:sfn:describeExecution",
+        "Parameters": {"ExecutionArn.$": "$.arn"}, "End": True}}}
+    done = finished(sfn, describe, "describes", {"arn": running})
+    assert done["status"] == "SUCCEEDED", done
+    output = json.loads(done["output"])
+    assert output["Status"] == "RUNNING" and AWS_TIME.match(output["StartDate"]), output
+    # A modelled error keeps its name, prefixed by the service: what a Catch matches on.
+    done = finished(sfn, describe, "describes-missing", {"arn": running + "-gone"})
+    assert (done["status"], done.get("error")) == ("FAILED", "Sfn.ExecutionDoesNotExistException"), done

@@ -5,6 +5,7 @@ documents, to a READY environment; then the teardown machine leaves nothing behi
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import time
@@ -68,7 +69,10 @@ def test_the_cli_creates_audits_and_deletes_and_refuses_bad_specs(world):
     endpoint, _ = world
     created = mec(endpoint, "create", "--name", "e2e-cli", "--workers", "0", "--wait")
     assert created.returncode == 0, created.stdout + created.stderr
-    assert "READY" in created.stdout and "Install" in created.stdout, created.stdout
+    assert "READY" in created.stdout and "Install" in created.stderr, created.stdout + created.stderr
+    # Progress: each state once, when first entered, in the order it ran.
+    steps = re.findall(r"(?m)^\s+\d+\.\ds\s+(\S+)$", created.stderr)
+    assert len(steps) == len(set(steps)) and steps.index("Network") < steps.index("Install") < steps.index("Verify"), created.stderr
     status = mec(endpoint, "status", "e2e-cli", "--json")
     assert json.loads(status.stdout)["status"] == "READY"
     assert mec(endpoint, "audit", "e2e-cli").returncode == 0, "a READY environment owns resources: no leak"
@@ -84,7 +88,7 @@ def test_the_cli_creates_audits_and_deletes_and_refuses_bad_specs(world):
         assert refused.returncode == 2, refused.stderr
         assert f"`{field}`" in refused.stderr
     assert tagged(endpoint, "e2e-big") == []
-    assert mec(endpoint, "status", "e2e-big").returncode == 2, "nothing was started"
+    assert mec(endpoint, "status", "e2e-big").returncode == 4, "nothing was started: no such environment"
 
 
 def history_states(endpoint: str, execution_arn: str) -> list[str]:

@@ -44,8 +44,13 @@ def inventory(endpoint: str) -> dict:
     """Everything the module creates, listed type by type."""
     c = clients(endpoint)
     roles = [r["RoleName"] for r in c["iam"].list_roles()["Roles"] if r["RoleName"].startswith("mec-")]
+    # AWS managed keys (alias/aws/...) are not the module's: the provider's read of a DynamoDB
+    # table describes alias/aws/dynamodb, and DescribeKey on a predefined AWS alias creates that
+    # key (KMS API Reference, DescribeKey); it costs nothing and cannot be deleted.
     keys = [k["KeyId"] for k in c["kms"].list_keys()["Keys"]
-            if c["kms"].describe_key(KeyId=k["KeyId"])["KeyMetadata"]["KeyState"] != "PendingDeletion"]
+            if c["kms"].describe_key(KeyId=k["KeyId"])["KeyMetadata"]["KeyState"] != "PendingDeletion"
+            and not any(a["AliasName"].startswith("alias/aws/")
+                        for a in c["kms"].list_aliases(KeyId=k["KeyId"])["Aliases"])]
     return {
         "functions": sorted(f["FunctionName"] for f in c["lambda"].list_functions()["Functions"]),
         "state_machines": sorted(m["name"] for m in c["stepfunctions"].list_state_machines()["stateMachines"]),

@@ -14,7 +14,7 @@ simulator's) that both nodes are Ready and that a pod pinned to the worker runs,
 environment through the API, check with the Resource Groups Tagging API (not mec's own
 inventory code) that nothing tagged `mec:environment=NAME` remains, destroy the pipeline (aws).
 Then the timing tables: the suite's steps, and the provisioning execution's states against the
-README's latency model (bench/model.py).
+latency model of docs/benchmarks.md (bench/model.py).
 
 Every failure path deletes what the suite created: the environment (through the API, or with the
 teardown state machine if the API does not answer), then the stack; when the environment could

@@ -1,6 +1,6 @@
 """The timing tables: the suite's own steps, and the provisioning execution's states read from
 Step Functions (ListExecutions finds the run the API started, `<env>--c-<ms>`; its history gives
-each state's time), with time to READY against the README's latency model (bench/model.py)."""
+each state's time), with time to READY against the latency model of docs/benchmarks.md (bench/model.py)."""
 
 from __future__ import annotations
 

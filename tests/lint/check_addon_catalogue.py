@@ -6,7 +6,7 @@
    `# --- add-on catalogue` and `# --- end of the add-on catalogue ---`. The commands live in the
    document, never in a command parameter; this check makes sure that every catalogue entry has
    its case and every case its entry, exactly as generated.
-2. The README's catalogue table, between `<!-- add-on catalogue -->` and
+2. The catalogue table of docs/addons.md, between `<!-- add-on catalogue -->` and
    `<!-- end of the add-on catalogue -->`.
 
 Usage, from the repository root:
@@ -24,12 +24,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 CATALOGUE = ROOT / "functions/shared/catalogue/addons.json"
 DOCUMENT = ROOT / "functions/join/document.yaml"
-README = ROOT / "README.md"
+PAGE = ROOT / "docs/addons.md"
 
 DOC_BEGIN = "# --- add-on catalogue"
 DOC_END = "# --- end of the add-on catalogue ---"
-README_BEGIN = "<!-- add-on catalogue -->"
-README_END = "<!-- end of the add-on catalogue -->"
+PAGE_BEGIN = "<!-- add-on catalogue -->"
+PAGE_END = "<!-- end of the add-on catalogue -->"
 INDENT = " " * 10  # the script's indentation inside the document's YAML block
 
 
@@ -81,9 +81,9 @@ def gib(value: int) -> str:
     return "—" if value == 0 else f"{value} GiB"
 
 
-def readme_block(addons: list[dict]) -> list[str]:
+def page_block(addons: list[dict]) -> list[str]:
     rows = [
-        README_BEGIN,
+        PAGE_BEGIN,
         "| add-on | installs | needs first | min. nodes | memory per node / in all | architectures | MicroK8s tracks | health check (timeout) | ports |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
@@ -97,15 +97,15 @@ def readme_block(addons: list[dict]) -> list[str]:
             f"{gib(a['min_node_memory_gib'])} / {gib(a['min_total_memory_gib'])} | "
             f"{', '.join(a['architectures'])} | {tracks} | `{health}` ({a['health']['timeout_seconds']} s) | {ports} |"
         )
-    rows.append(README_END)
+    rows.append(PAGE_END)
     return rows
 
 
-def render_readme(text: str, addons: list[dict]) -> str:
-    pattern = re.compile(re.escape(README_BEGIN) + ".*?" + re.escape(README_END), re.S)
+def render_page(text: str, addons: list[dict]) -> str:
+    pattern = re.compile(re.escape(PAGE_BEGIN) + ".*?" + re.escape(PAGE_END), re.S)
     if not pattern.search(text):
-        raise SystemExit(f"{README}: the markers {README_BEGIN} … {README_END} are missing")
-    return pattern.sub(lambda _: "\n".join(readme_block(addons)), text, count=1)
+        raise SystemExit(f"{PAGE}: the markers {PAGE_BEGIN} … {PAGE_END} are missing")
+    return pattern.sub(lambda _: "\n".join(page_block(addons)), text, count=1)
 
 
 def document_cases(text: str) -> list[str]:
@@ -118,7 +118,7 @@ def main(argv: list[str]) -> int:
     addons = load()
     update = "--update" in argv
     problems = []
-    for path, render in ((DOCUMENT, render_document), (README, render_readme)):
+    for path, render in ((DOCUMENT, render_document), (PAGE, render_page)):
         current = path.read_text()
         wanted = render(current, addons)
         if update and wanted != current:
@@ -137,7 +137,7 @@ def main(argv: list[str]) -> int:
     for problem in problems:
         print(problem, file=sys.stderr)
     if not problems:
-        print(f"ok add-on catalogue: {len(names)} entries, each with its document case and README row")
+        print(f"ok add-on catalogue: {len(names)} entries, each with its document case and docs/addons.md row")
     return 1 if problems else 0
 
 

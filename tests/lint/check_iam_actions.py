@@ -25,9 +25,9 @@ NOT_FUNCTIONS = {"shared", "testkit"}
 REEXPORTS = {"Aws": "aws", "MecError": "error", "Settings": "settings", "EnvironmentSpec": "spec"}
 # Client methods that call no AWS API.
 LOCAL_METHODS = {"config", "clone", "with_config"}
-CALL = re.compile(r"\b(ec2|ssm|scheduler|sfn)\s*\.\s*([a-z][a-z0-9_]*)\s*\(")
+CALL = re.compile(r"\b(ec2|ssm|scheduler|sfn|dynamodb)\s*\.\s*([a-z][a-z0-9_]*)\s*\(")
 # The client's name in the code, and the service prefix of its IAM actions.
-SERVICE_PREFIX = {"ec2": "ec2", "ssm": "ssm", "scheduler": "scheduler", "sfn": "states"}
+SERVICE_PREFIX = {"ec2": "ec2", "ssm": "ssm", "scheduler": "scheduler", "sfn": "states", "dynamodb": "dynamodb"}
 SHARED_USE = re.compile(r"mec_shared::(\{[^}]*\}|\w+)")
 CRATE_USE = re.compile(r"crate::(\{[^}]*\}|\w+)")
 

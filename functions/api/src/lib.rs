@@ -1,8 +1,8 @@
-//! The HTTP API for portals (docs/architecture.md, functions/api/openapi.json), behind an API Gateway HTTP API.
+//! The HTTP API for portals (docs/architecture.md, functions/api/openapi.json), behind an API
+//! Gateway HTTP API.
 //!
-//! Environments live in the Step Functions executions (mec_shared::status), exactly as the CLI
-//! sees them: a create starts the provision machine, a delete the teardown machine, and a read
-//! describes the newest execution. No database.
+//! Every rule lives in the shared service (mec_shared::environments), which the CLI uses too:
+//! this module only maps requests to its calls and its outcomes to HTTP answers.
 
 pub mod errors;
 pub mod routes;
@@ -10,9 +10,9 @@ pub mod settings;
 
 use lambda_http::http::{HeaderValue, StatusCode};
 use lambda_http::{Body, Request, Response};
-use mec_shared::record::{EnvironmentRecord, EnvironmentSummary, Status};
-use mec_shared::status::{Environments, Latest, Machine};
-use mec_shared::{spec, EnvironmentSpec};
+use mec_shared::environments::{Environments, Outcome};
+use mec_shared::record::{EnvironmentRecord, EnvironmentSummary};
+use mec_shared::EnvironmentSpec;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -112,74 +112,13 @@ impl Api {
         body: &[u8],
     ) -> Result<Reply, ApiError> {
         let name = name.unwrap_or_default();
-        match operation {
-            Operation::Create => self.create(body).await,
-            Operation::List => self.list().await,
-            Operation::Get => self.get(name).await,
-            Operation::Delete => self.delete(name).await,
-        }
-    }
-
-    /// 202 and a CREATING record; the same spec again answers with the current record and starts
-    /// nothing; another spec under a live name is 409.
-    async fn create(&self, body: &[u8]) -> Result<Reply, ApiError> {
-        let spec = parse_spec(body)?;
-        let current = self.environments.latest(&spec.name).await?;
-        if let Some(current) = current {
-            match current.record.status {
-                Status::Creating | Status::Ready => {
-                    return if same_spec(&current, &spec) {
-                        Ok(Reply::record(202, &current.record))
-                    } else {
-                        Err(ApiError::new(
-                            409,
-                            "NameTaken",
-                            format!(
-                                "{} exists with another spec: delete it first, or send the same spec",
-                                spec.name
-                            ),
-                            Some("name"),
-                        ))
-                    };
-                }
-                Status::Deleting => {
-                    return Err(ApiError::new(
-                        409,
-                        "EnvironmentDeleting",
-                        format!(
-                            "{} is being deleted: create it again once it is DELETED",
-                            spec.name
-                        ),
-                        Some("name"),
-                    ))
-                }
-                Status::Failed | Status::Deleted => {}
-            }
-        }
-        let input = serde_json::to_value(&spec)
-            .map_err(|e| ApiError::new(400, "InvalidSpec", e.to_string(), None))?;
-        self.environments
-            .start(Machine::Provision, &spec.name, &input)
-            .await?;
-        let now = now_rfc3339();
-        Ok(Reply::record(
-            202,
-            &EnvironmentRecord {
-                name: spec.name.clone(),
-                status: Status::Creating,
-                step: None,
-                created_at: now.clone(),
-                updated_at: now,
-                vpc_id: None,
-                nodes: Vec::new(),
-                kubeconfig_parameter: None,
-                api_endpoint: None,
-                error: None,
-                addons: Vec::new(),
-                expires_at: None,
-                rollback_removed: Vec::new(),
-            },
-        ))
+        let outcome = match operation {
+            Operation::Create => self.environments.create(&parse_spec(body)?).await?,
+            Operation::List => return self.list().await,
+            Operation::Get => self.environments.get(name).await?,
+            Operation::Delete => self.environments.delete(name).await?,
+        };
+        Ok(reply(outcome))
     }
 
     async fn list(&self) -> Result<Reply, ApiError> {
@@ -191,47 +130,25 @@ impl Api {
             allow: Vec::new(),
         })
     }
+}
 
-    async fn get(&self, name: &str) -> Result<Reply, ApiError> {
-        spec::validate_name(name)?;
-        match self.environments.latest(name).await? {
-            Some(latest) => Ok(Reply {
-                location: None,
-                ..Reply::record(200, &latest.record)
-            }),
-            None => Err(ApiError::not_found(name)),
-        }
-    }
-
-    /// 202 and a DELETING record; a deleting or deleted environment answers with its record and
-    /// starts nothing. A creating one is 409: stopping a create half-way would race its steps.
-    async fn delete(&self, name: &str) -> Result<Reply, ApiError> {
-        spec::validate_name(name)?;
-        let Some(current) = self.environments.latest(name).await? else {
-            return Err(ApiError::not_found(name));
-        };
-        match current.record.status {
-            Status::Deleting | Status::Deleted => Ok(Reply::record(202, &current.record)),
-            Status::Creating => Err(ApiError::new(
-                409,
-                "EnvironmentCreating",
-                format!("{name} is being created: delete it once it is READY or FAILED"),
-                Some("name"),
-            )),
-            Status::Ready | Status::Failed => {
-                self.environments
-                    .start(Machine::Teardown, name, &json!({ "name": name }))
-                    .await?;
-                let record = EnvironmentRecord {
-                    status: Status::Deleting,
-                    step: None,
-                    error: None,
-                    updated_at: now_rfc3339(),
-                    ..current.record
-                };
-                Ok(Reply::record(202, &record))
-            }
-        }
+/// The HTTP answer of an outcome: 202 for a create or delete (started, or already under way),
+/// 200 for a read, 404 and 409 with the error body.
+fn reply(outcome: Outcome) -> Reply {
+    match outcome {
+        Outcome::Started { record, .. } | Outcome::Unchanged(record) => Reply::record(202, &record),
+        Outcome::Found(record) => Reply {
+            location: None,
+            ..Reply::record(200, &record)
+        },
+        Outcome::NotFound(name) => ApiError::not_found(&name).into(),
+        Outcome::Conflict { conflict, record } => ApiError::new(
+            409,
+            conflict.code(),
+            conflict.message(&record.name),
+            Some("name"),
+        )
+        .into(),
     }
 }
 
@@ -262,22 +179,6 @@ fn parse_spec(body: &[u8]) -> Result<EnvironmentSpec, ApiError> {
         ));
     }
     Ok(EnvironmentSpec::from_value(value)?)
-}
-
-/// True when the environment's current create ran with this very spec (defaults filled in).
-fn same_spec(current: &Latest, spec: &EnvironmentSpec) -> bool {
-    current.run.machine == Machine::Provision
-        && current
-            .input
-            .clone()
-            .and_then(|input| EnvironmentSpec::from_value(input).ok())
-            .is_some_and(|running| &running == spec)
-}
-
-fn now_rfc3339() -> Option<String> {
-    aws_smithy_types::DateTime::from(std::time::SystemTime::now())
-        .fmt(aws_smithy_types::date_time::Format::DateTime)
-        .ok()
 }
 
 /// The Lambda side: an API Gateway (payload 2.0) request in, an HTTP response out.

@@ -2,17 +2,20 @@
 //!
 //! Terraform sets them (infra/modules/pipeline/api.tf); tests build [`ApiSettings`] directly.
 
-use mec_shared::status::Machines;
+use mec_shared::environments::Machines;
 use mec_shared::MecError;
 
 /// `MEC_PROVISION_STATE_MACHINE_ARN`: the machine a create starts.
 pub const PROVISION_ARN: &str = "MEC_PROVISION_STATE_MACHINE_ARN";
 /// `MEC_TEARDOWN_STATE_MACHINE_ARN`: the machine a delete starts.
 pub const TEARDOWN_ARN: &str = "MEC_TEARDOWN_STATE_MACHINE_ARN";
+/// `MEC_REGISTRY_TABLE`: the environment registry (DynamoDB table) every read goes to.
+pub const REGISTRY_TABLE: &str = "MEC_REGISTRY_TABLE";
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApiSettings {
     pub machines: Machines,
+    pub registry_table: String,
 }
 
 impl ApiSettings {
@@ -20,7 +23,8 @@ impl ApiSettings {
         Self::from_lookup(|key| std::env::var(key).ok())
     }
 
-    /// Both ARNs are required: without them the API can neither start nor read an environment.
+    /// Both ARNs and the table are required: without them the API can neither start nor read an
+    /// environment.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, MecError> {
         let arn = |key: &str| {
             lookup(key)
@@ -35,8 +39,24 @@ impl ApiSettings {
                 provision: arn(PROVISION_ARN)?,
                 teardown: arn(TEARDOWN_ARN)?,
             },
+            registry_table: lookup(REGISTRY_TABLE)
+                .map(|v| v.trim().to_string())
+                .filter(|v| is_table_name(v))
+                .ok_or_else(|| {
+                    MecError::Configuration(format!(
+                        "{REGISTRY_TABLE} must be a DynamoDB table name (3-255 of A-Z a-z 0-9 _ - .)"
+                    ))
+                })?,
         })
     }
+}
+
+/// DynamoDB's table name rule (API reference, CreateTable `TableName`).
+fn is_table_name(name: &str) -> bool {
+    (3..=255).contains(&name.len())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
 }
 
 #[cfg(test)]
@@ -46,8 +66,18 @@ mod tests {
     #[test]
     fn both_arns_are_required() {
         let arn = "arn:aws:states:us-east-1:123456789012:stateMachine:mec-provision";
-        let ok = ApiSettings::from_lookup(|_| Some(arn.to_string())).unwrap();
+        let all = |k: &str| {
+            Some(if k == REGISTRY_TABLE {
+                "mec-environments".to_string()
+            } else {
+                arn.to_string()
+            })
+        };
+        let ok = ApiSettings::from_lookup(all).unwrap();
         assert_eq!(ok.machines.provision, arn);
+        assert_eq!(ok.registry_table, "mec-environments");
+        let no_table = ApiSettings::from_lookup(|k| (k != REGISTRY_TABLE).then(|| arn.to_string()));
+        assert!(matches!(no_table, Err(MecError::Configuration(m)) if m.contains(REGISTRY_TABLE)));
         let missing = ApiSettings::from_lookup(|k| (k == PROVISION_ARN).then(|| arn.to_string()));
         assert!(matches!(missing, Err(MecError::Configuration(m)) if m.contains(TEARDOWN_ARN)));
         let bad = ApiSettings::from_lookup(|_| Some("mec-provision".into()));

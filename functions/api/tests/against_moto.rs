@@ -1,6 +1,6 @@
 //! Every route and every error of the API against a real moto server whose Step Functions engine
-//! runs small stand-in state machines (Pass/Wait/Fail): the executions, their names, inputs,
-//! outputs and statuses are real; only the work inside them is left out.
+//! runs small stand-in state machines that keep a real DynamoDB registry: the executions, the
+//! registry's conditional writes and the statuses are real; only the steps' work is left out.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -8,38 +8,93 @@ use std::time::Duration;
 
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use mec_api::Api;
-use mec_shared::status::{Environments, Machines};
+use mec_shared::environments::{Environments, Machines};
+use mec_shared::registry::Registry;
 use mec_testkit::Moto;
 use serde_json::{json, Value};
 
+const REGISTRY: &str = "t-environments";
+
+/// Stand-ins of the pipeline's machines: the registry writes of statemachine/*.asl.json
+/// (`Register`, `Claim`, `Record*`), with Pass/Wait/Fail states where the steps would work.
 /// Creates at once: workers 7 stays CREATING (a long Wait), workers 9 fails.
-const PROVISION: &str = r#"{
-  "StartAt": "Route",
+const PROVISION: &str = r##"{
+  "StartAt": "Register",
   "States": {
+    "Register": {"Type": "Task", "Resource": "arn:aws:states:::dynamodb:putItem",
+      "Parameters": {"TableName": "t-environments",
+        "Item": {"name": {"S.$": "$.name"}, "status": {"S": "CREATING"}, "execution": {"S.$": "$$.Execution.Id"},
+                 "spec": {"S.$": "States.JsonToString($)"}, "created_at": {"S.$": "$$.Execution.StartTime"}, "updated_at": {"S.$": "$$.State.EnteredTime"}},
+        "ConditionExpression": "attribute_not_exists(#name) OR #status IN (:failed, :deleted) OR #execution = :me",
+        "ExpressionAttributeNames": {"#name": "name", "#status": "status", "#execution": "execution"},
+        "ExpressionAttributeValues": {":failed": {"S": "FAILED"}, ":deleted": {"S": "DELETED"}, ":me": {"S.$": "$$.Execution.Id"}}},
+      "ResultPath": null,
+      "Catch": [{"ErrorEquals": ["DynamoDB.ConditionalCheckFailedException"], "Next": "NameTaken"}],
+      "Next": "Route"},
+    "NameTaken": {"Type": "Fail", "Error": "NameTaken", "Cause": "another run owns the name"},
     "Route": {"Type": "Choice", "Choices": [
       {"Variable": "$.workers", "NumericEquals": 7, "Next": "Slow"},
       {"Variable": "$.workers", "NumericEquals": 9, "Next": "Broken"}], "Default": "Ready"},
     "Slow": {"Type": "Wait", "Seconds": 3600, "Next": "Ready"},
-    "Broken": {"Type": "Fail", "Error": "CapacityUnavailable", "Cause": "no EC2 capacity: t4g.medium"},
+    "Broken": {"Type": "Pass", "Parameters": {"Error": "CapacityUnavailable", "Cause": "no EC2 capacity: t4g.medium"},
+      "ResultPath": "$.error", "Next": "RecordFailure"},
+    "RecordFailure": {"Type": "Task", "Resource": "arn:aws:states:::dynamodb:updateItem",
+      "Parameters": {"TableName": "t-environments", "Key": {"name": {"S.$": "$.name"}},
+        "UpdateExpression": "SET #status = :failed, #error = :error, #cause = :cause, removed = :removed, updated_at = :now",
+        "ConditionExpression": "#execution = :me",
+        "ExpressionAttributeNames": {"#status": "status", "#error": "error", "#cause": "cause", "#execution": "execution"},
+        "ExpressionAttributeValues": {":failed": {"S": "FAILED"}, ":error": {"S.$": "$.error.Error"}, ":cause": {"S.$": "$.error.Cause"},
+          ":removed": {"S": "[]"}, ":now": {"S.$": "$$.State.EnteredTime"}, ":me": {"S.$": "$$.Execution.Id"}}},
+      "ResultPath": null, "Next": "Failed"},
+    "Failed": {"Type": "Fail", "ErrorPath": "$.error.Error", "CausePath": "$.error.Cause"},
     "Ready": {"Type": "Pass", "Parameters": {
       "name.$": "$.name", "status": "READY", "vpc_id": "vpc-0123456789abcdef0",
       "kubeconfig_parameter": "/mec/env/kubeconfig", "api_endpoint": "https://198.51.100.7:16443",
-      "addons.$": "$.addons",
+      "addons": [], "expires_at": null,
       "masters": [{"instance_id": "i-0aaaaaaaaaaaaaaaa", "name": "env-master-0", "role": "master", "index": 0, "private_ip": "10.42.0.10", "public_ip": "198.51.100.7"}],
-      "workers": []}, "End": true}
+      "workers": []}, "ResultPath": "$.record", "Next": "RecordReady"},
+    "RecordReady": {"Type": "Task", "Resource": "arn:aws:states:::dynamodb:updateItem",
+      "Parameters": {"TableName": "t-environments", "Key": {"name": {"S.$": "$.name"}},
+        "UpdateExpression": "SET #status = :ready, #record = :record, updated_at = :now",
+        "ConditionExpression": "#execution = :me",
+        "ExpressionAttributeNames": {"#status": "status", "#record": "record", "#execution": "execution"},
+        "ExpressionAttributeValues": {":ready": {"S": "READY"}, ":record": {"S.$": "States.JsonToString($.record)"},
+          ":now": {"S.$": "$$.State.EnteredTime"}, ":me": {"S.$": "$$.Execution.Id"}}},
+      "ResultPath": null, "Next": "Done"},
+    "Done": {"Type": "Pass", "OutputPath": "$.record", "End": true}
   }
-}"#;
+}"##;
 
 /// Deletes at once, except `slow-delete`, which stays DELETING.
-const TEARDOWN: &str = r#"{
-  "StartAt": "Route",
+const TEARDOWN: &str = r##"{
+  "StartAt": "Prepare",
   "States": {
+    "Prepare": {"Type": "Pass", "Parameters": {"name.$": "$.name"}, "Next": "Claim"},
+    "Claim": {"Type": "Task", "Resource": "arn:aws:states:::dynamodb:updateItem",
+      "Parameters": {"TableName": "t-environments", "Key": {"name": {"S.$": "$.name"}},
+        "UpdateExpression": "SET #status = :deleting, #execution = :me, updated_at = :now, created_at = if_not_exists(created_at, :now)",
+        "ConditionExpression": "attribute_not_exists(#name) OR #status <> :creating OR #execution = :me",
+        "ExpressionAttributeNames": {"#name": "name", "#status": "status", "#execution": "execution"},
+        "ExpressionAttributeValues": {":deleting": {"S": "DELETING"}, ":creating": {"S": "CREATING"},
+          ":now": {"S.$": "$$.State.EnteredTime"}, ":me": {"S.$": "$$.Execution.Id"}}},
+      "ResultPath": null,
+      "Catch": [{"ErrorEquals": ["DynamoDB.ConditionalCheckFailedException"], "Next": "StillCreating"}],
+      "Next": "Route"},
+    "StillCreating": {"Type": "Fail", "Error": "EnvironmentCreating", "Cause": "being created"},
     "Route": {"Type": "Choice", "Choices": [
-      {"Variable": "$.name", "StringEquals": "slow-delete", "Next": "Slow"}], "Default": "Done"},
-    "Slow": {"Type": "Wait", "Seconds": 3600, "Next": "Done"},
+      {"Variable": "$.name", "StringEquals": "slow-delete", "Next": "Slow"}], "Default": "RecordDeleted"},
+    "Slow": {"Type": "Wait", "Seconds": 3600, "Next": "RecordDeleted"},
+    "RecordDeleted": {"Type": "Task", "Resource": "arn:aws:states:::dynamodb:updateItem",
+      "Parameters": {"TableName": "t-environments", "Key": {"name": {"S.$": "$.name"}},
+        "UpdateExpression": "SET #status = :deleted, removed = :removed, updated_at = :now REMOVE #record",
+        "ConditionExpression": "#execution = :me",
+        "ExpressionAttributeNames": {"#status": "status", "#record": "record", "#execution": "execution"},
+        "ExpressionAttributeValues": {":deleted": {"S": "DELETED"}, ":removed": {"S": "[]"},
+          ":now": {"S.$": "$$.State.EnteredTime"}, ":me": {"S.$": "$$.Execution.Id"}}},
+      "ResultPath": null, "Next": "Done"},
     "Done": {"Type": "Pass", "Result": {"complete": true}, "End": true}
   }
-}"#;
+}"##;
 
 struct World {
     _moto: Moto,
@@ -68,13 +123,47 @@ async fn world() -> World {
         provision: arns[0].clone(),
         teardown: arns[1].clone(),
     };
-    let api = Api::new(Environments::new(sfn.clone(), machines.clone()));
+    let dynamodb = aws_sdk_dynamodb::Client::new(&moto.sdk_config());
+    create_registry(&dynamodb).await;
+    let api = Api::new(Environments::new(
+        sfn.clone(),
+        Registry::new(dynamodb, REGISTRY),
+        machines.clone(),
+    ));
     World {
         _moto: moto,
         api,
         sfn,
         machines,
     }
+}
+
+/// The registry table as Terraform creates it (infra/modules/pipeline/registry.tf).
+async fn create_registry(dynamodb: &aws_sdk_dynamodb::Client) {
+    use aws_sdk_dynamodb::types::{
+        AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
+    };
+    dynamodb
+        .create_table()
+        .table_name(REGISTRY)
+        .billing_mode(BillingMode::PayPerRequest)
+        .attribute_definitions(
+            AttributeDefinition::builder()
+                .attribute_name("name")
+                .attribute_type(ScalarAttributeType::S)
+                .build()
+                .unwrap(),
+        )
+        .key_schema(
+            KeySchemaElement::builder()
+                .attribute_name("name")
+                .key_type(KeyType::Hash)
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
 }
 
 impl World {
@@ -474,7 +563,7 @@ async fn api_gateway_events_in_http_responses_out() {
     assert_eq!(response.headers()["allow"], "GET, DELETE");
 }
 
-/// When Step Functions cannot be reached the answer is a 503 error body, not a crash.
+/// When AWS cannot be reached the answer is a 503 error body, not a crash.
 #[tokio::test]
 async fn aws_unavailable_is_503() {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
@@ -494,6 +583,7 @@ async fn aws_unavailable_is_503() {
     let arn = |n: &str| format!("arn:aws:states:us-east-1:123456789012:stateMachine:{n}");
     let api = Api::new(Environments::new(
         aws_sdk_sfn::Client::new(&config),
+        Registry::new(aws_sdk_dynamodb::Client::new(&config), REGISTRY),
         Machines {
             provision: arn("p"),
             teardown: arn("t"),

@@ -60,12 +60,14 @@ pub async fn create(
         .target(sfn_target.clone())
         .action_after_completion(ActionAfterCompletion::Delete)
         .send()
-        .await
-        .map_err(|e| MecError::from_sdk("CreateSchedule", e));
+        .await;
     match created {
         Ok(_) => Ok(name),
         // A retry of this step, or a new run of the same environment: same schedule, new time.
-        Err(MecError::AwsError { code, .. }) if code == "ConflictException" => {
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|e| e.is_conflict_exception()) =>
+        {
             aws.scheduler
                 .update_schedule()
                 .name(&name)
@@ -81,6 +83,6 @@ pub async fn create(
                 .map_err(|e| MecError::from_sdk("UpdateSchedule", e))?;
             Ok(name)
         }
-        Err(e) => Err(e),
+        Err(e) => Err(MecError::from_sdk("CreateSchedule", e)),
     }
 }

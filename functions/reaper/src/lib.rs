@@ -271,16 +271,16 @@ async fn execution_status(
     sfn: &aws_sdk_sfn::Client,
     arn: &str,
 ) -> Result<Option<ExecutionStatus>, MecError> {
-    let described = sfn
-        .describe_execution()
-        .execution_arn(arn)
-        .send()
-        .await
-        .map_err(|e| MecError::from_sdk("DescribeExecution", e));
+    let described = sfn.describe_execution().execution_arn(arn).send().await;
     match described {
         Ok(out) => Ok(Some(out.status().clone())),
-        Err(MecError::AwsError { code, .. }) if code == "ExecutionDoesNotExist" => Ok(None),
-        Err(e) => Err(e),
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|e| e.is_execution_does_not_exist()) =>
+        {
+            Ok(None)
+        }
+        Err(e) => Err(MecError::from_sdk("DescribeExecution", e)),
     }
 }
 

@@ -5,7 +5,7 @@ use mec_shared::{lambda, Aws, Settings};
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
     lambda::init_logging();
-    let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let config = mec_shared::aws::load_config().await;
     let clients = mec_reaper::Clients {
         aws: Aws::from_config(&config),
         sfn: aws_sdk_sfn::Client::new(&config),

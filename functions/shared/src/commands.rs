@@ -88,18 +88,17 @@ async fn send_with_concurrency(
                     .build(),
             );
         }
-        let out = call
-            .send()
-            .await
-            .map_err(|e| match MecError::from_sdk("SendCommand", e) {
-                // SSM refuses instances whose agent has not registered yet: wait and try again.
-                MecError::AwsError { code, message, .. } if code == "InvalidInstanceId" => {
-                    MecError::NodesNotReady(format!(
-                        "SSM does not manage every node yet: {message}"
-                    ))
-                }
-                other => other,
-            })?;
+        let out = call.send().await.map_err(|e| {
+            // SSM refuses instances whose agent has not registered yet: wait and try again.
+            if let Some(refused) = e.as_service_error().filter(|e| e.is_invalid_instance_id()) {
+                MecError::NodesNotReady(format!(
+                    "SSM does not manage every node yet: {}",
+                    refused.meta().message().unwrap_or_default()
+                ))
+            } else {
+                MecError::from_sdk("SendCommand", e)
+            }
+        })?;
         let command_id = out
             .command()
             .and_then(|c| c.command_id())

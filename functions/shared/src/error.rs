@@ -9,6 +9,8 @@ use std::fmt;
 use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_runtime_api::http::Response;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+// The SDK's own lists (the ones its standard retry strategy classifies by), not copies.
+use aws_runtime::retries::classifiers::{THROTTLING_ERRORS, TRANSIENT_ERRORS};
 use lambda_runtime::Diagnostic;
 use serde::{Deserialize, Serialize};
 
@@ -137,13 +139,16 @@ impl MecError {
             }
             _ => {}
         }
-        if THROTTLING_CODES.contains(&code.as_str()) || status == Some(429) {
+        if THROTTLING_ERRORS.contains(&code.as_str()) || status == Some(429) {
             Self::Throttled { operation, message }
         } else if CAPACITY_CODES.contains(&code.as_str()) {
             Self::CapacityUnavailable(format!("{operation}: {code}: {message}"))
         } else if code == "DependencyViolation" {
             Self::ResourceInUse(format!("{operation}: {message}"))
-        } else if status.is_some_and(|s| s >= 500) || UNAVAILABLE_CODES.contains(&code.as_str()) {
+        } else if status.is_some_and(|s| s >= 500)
+            || UNAVAILABLE_CODES.contains(&code.as_str())
+            || TRANSIENT_ERRORS.contains(&code.as_str())
+        {
             Self::AwsUnavailable { operation, message }
         } else {
             Self::AwsError {
@@ -158,17 +163,6 @@ impl MecError {
         }
     }
 }
-
-const THROTTLING_CODES: &[&str] = &[
-    "Throttling",
-    "ThrottlingException",
-    "ThrottledException",
-    "RequestThrottled",
-    "RequestThrottledException",
-    "RequestLimitExceeded",
-    "TooManyRequestsException",
-    "SlowDown",
-];
 
 const CAPACITY_CODES: &[&str] = &[
     "InsufficientInstanceCapacity",

@@ -22,21 +22,21 @@ pub async fn delete(aws: &Aws, id: &str) -> Result<bool, MecError> {
         .name(name)
         .group_name(group)
         .send()
-        .await
-        .map_err(|e| MecError::from_sdk("DeleteSchedule", e));
+        .await;
     match deleted {
         Ok(_) => Ok(true),
-        Err(e) if is_not_found(&e) => Ok(false),
-        Err(e) => Err(e),
+        // No such schedule, or no such group (a pipeline deployed without schedules).
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|e| e.is_resource_not_found_exception()) =>
+        {
+            Ok(false)
+        }
+        Err(e) => Err(MecError::from_sdk("DeleteSchedule", e)),
     }
 }
 
 /// The inventory id of the environment's expiry schedule.
 pub fn resource_id(group: &str, environment: &str) -> String {
     format!("{group}/{}", naming::expiry_schedule(environment))
-}
-
-/// Scheduler's answer for a schedule (or group) that does not exist.
-pub fn is_not_found(err: &MecError) -> bool {
-    matches!(err, MecError::AwsError { code, .. } if code == "ResourceNotFoundException")
 }

@@ -7,6 +7,8 @@ pub mod cidr;
 pub mod commands;
 pub mod consistency;
 pub mod deadline;
+#[cfg(feature = "environments")]
+pub mod environments;
 pub mod error;
 pub mod expiry;
 pub mod input;
@@ -18,11 +20,11 @@ pub mod model;
 pub mod naming;
 pub mod parameters;
 pub mod record;
+#[cfg(feature = "environments")]
+pub mod registry;
 pub mod resource;
 pub mod settings;
 pub mod spec;
-#[cfg(feature = "status")]
-pub mod status;
 pub mod tags;
 pub mod ttl;
 pub mod user_data;

@@ -75,38 +75,39 @@ pub async fn put(
         }
         call
     };
-    let created = put()
-        .set_tags(Some(secret_tags(secret)))
-        .send()
-        .await
-        .map_err(|e| MecError::from_sdk("PutParameter", e));
+    let created = put().set_tags(Some(secret_tags(secret))).send().await;
     match created {
-        Err(MecError::AwsError { code, .. }) if code == "ParameterAlreadyExists" => match if_exists
+        Ok(_) => Ok(()),
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|e| e.is_parameter_already_exists()) =>
         {
-            IfExists::Keep => Ok(()),
-            IfExists::Overwrite => put()
-                .overwrite(true)
-                .send()
-                .await
-                .map(|_| ())
-                .map_err(|e| MecError::from_sdk("PutParameter", e)),
-        },
-        other => other.map(|_| ()),
+            match if_exists {
+                IfExists::Keep => Ok(()),
+                IfExists::Overwrite => put()
+                    .overwrite(true)
+                    .send()
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| MecError::from_sdk("PutParameter", e)),
+            }
+        }
+        Err(e) => Err(MecError::from_sdk("PutParameter", e)),
     }
 }
 
 /// Deletes the parameter; one that is gone already is no error.
 pub async fn delete(aws: &Aws, name: &str) -> Result<(), MecError> {
-    let deleted = aws
-        .ssm
-        .delete_parameter()
-        .name(name)
-        .send()
-        .await
-        .map_err(|e| MecError::from_sdk("DeleteParameter", e));
+    let deleted = aws.ssm.delete_parameter().name(name).send().await;
     match deleted {
-        Err(MecError::AwsError { code, .. }) if code == "ParameterNotFound" => Ok(()),
-        other => other.map(|_| ()),
+        Ok(_) => Ok(()),
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|e| e.is_parameter_not_found()) =>
+        {
+            Ok(())
+        }
+        Err(e) => Err(MecError::from_sdk("DeleteParameter", e)),
     }
 }
 

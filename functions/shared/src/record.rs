@@ -58,18 +58,88 @@ pub struct EnvironmentRecord {
     /// When the environment destroys itself (RFC 3339, UTC), for a spec with `ttl_hours`.
     #[serde(default)]
     pub expires_at: Option<String>,
-    /// What the rollback deleted, when a failure triggered one.
+    /// What the rollback (or a failed teardown) deleted, when a failure triggered one.
     #[serde(default)]
     pub rollback_removed: Vec<Resource>,
 }
 
-/// One line of a listing: an environment and its latest execution's status.
+/// The provisioning machine's output when an environment is READY (statemachine/provision.asl.json,
+/// state `Ready`), kept as the registry item's `record`: the record's READY fields, typed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReadyOutput {
+    pub name: String,
+    pub status: Status,
+    pub vpc_id: String,
+    pub kubeconfig_parameter: String,
+    pub api_endpoint: String,
+    pub addons: Vec<AddonReport>,
+    pub expires_at: Option<String>,
+    pub masters: Vec<crate::model::Node>,
+    pub workers: Vec<crate::model::Node>,
+}
+
+impl EnvironmentRecord {
+    /// A record with only a name and a status: the other fields are filled by who knows them.
+    pub fn new(name: &str, status: Status) -> Self {
+        Self {
+            name: name.to_string(),
+            status,
+            step: None,
+            created_at: None,
+            updated_at: None,
+            vpc_id: None,
+            nodes: Vec::new(),
+            kubeconfig_parameter: None,
+            api_endpoint: None,
+            error: None,
+            addons: Vec::new(),
+            expires_at: None,
+            rollback_removed: Vec::new(),
+        }
+    }
+
+    /// The READY fields from the provisioning machine's output.
+    pub fn fill_ready(&mut self, ready: &ReadyOutput) {
+        self.vpc_id = Some(ready.vpc_id.clone());
+        self.kubeconfig_parameter = Some(ready.kubeconfig_parameter.clone());
+        self.api_endpoint = Some(ready.api_endpoint.clone());
+        self.expires_at = ready.expires_at.clone();
+        self.addons = ready.addons.clone();
+        self.nodes = ready
+            .masters
+            .iter()
+            .chain(&ready.workers)
+            .map(NodeRecord::from)
+            .collect();
+    }
+}
+
+impl Status {
+    /// The status as the API spells it (`READY`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Creating => "CREATING",
+            Self::Ready => "READY",
+            Self::Failed => "FAILED",
+            Self::Deleting => "DELETING",
+            Self::Deleted => "DELETED",
+        }
+    }
+
+    /// A run is working on the environment.
+    pub fn in_flight(self) -> bool {
+        matches!(self, Self::Creating | Self::Deleting)
+    }
+}
+
+/// One line of a listing: an environment and its status in the registry.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EnvironmentSummary {
     pub name: String,
     pub status: Status,
-    /// RFC 3339 start time of the execution that set the status.
+    /// RFC 3339 time the status was set.
     pub since: String,
 }
 
@@ -90,6 +160,33 @@ impl From<&crate::model::Node> for NodeRecord {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The provisioning machine's `Ready` state builds exactly the fields of [`ReadyOutput`]:
+    /// the record the registry keeps is the type every door reads.
+    #[test]
+    fn the_ready_state_builds_the_typed_record() {
+        let template = include_str!("../../../statemachine/provision.asl.json");
+        let ready = &template[template.find("\"Ready\": {").unwrap()..];
+        let parameters = &ready[ready.find("\"Parameters\": {").unwrap()..];
+        let parameters = &parameters[..parameters.find('}').unwrap()];
+        let mut built: Vec<String> = parameters
+            .lines()
+            .skip(1)
+            .filter_map(|line| line.trim().strip_prefix('"'))
+            .filter_map(|rest| rest.split('"').next())
+            .map(|key| key.trim_end_matches(".$").to_string())
+            .collect();
+        built.sort();
+        let schema = serde_json::to_value(schemars::schema_for!(ReadyOutput)).unwrap();
+        let mut fields: Vec<String> = schema["properties"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .cloned()
+            .collect();
+        fields.sort();
+        assert_eq!(built, fields);
+    }
 
     #[test]
     fn status_serializes_in_capitals() {

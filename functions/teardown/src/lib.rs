@@ -20,6 +20,10 @@ pub struct TeardownInput {
     /// The deadline the first pass returned; none on the first pass.
     #[serde(default)]
     pub deadline: Option<String>,
+    /// What the earlier passes removed, carried by the state machine so that the last pass
+    /// reports the whole teardown (the record's `rollback_removed`).
+    #[serde(default)]
+    pub removed: Vec<Resource>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -27,7 +31,8 @@ pub struct TeardownOutput {
     pub name: String,
     /// Nothing tagged for the environment is left.
     pub complete: bool,
-    /// What this invocation deleted (instances: asked to terminate).
+    /// What this teardown deleted so far, earlier passes included (instances: asked to
+    /// terminate).
     pub removed: Vec<Resource>,
     /// What still exists (e.g. instances shutting down).
     pub remaining: Vec<Resource>,
@@ -63,7 +68,22 @@ pub async fn handle(
         .instrument(span)
         .await?;
     out.expired = !out.complete && deadline::passed(&out.deadline, "deadline")?;
+    out.removed = with_earlier(input.removed, out.removed);
     Ok(out)
+}
+
+/// The earlier passes' removals, then this pass's, each resource once (an instance still
+/// terminating is asked again on the next pass).
+fn with_earlier(mut earlier: Vec<Resource>, now: Vec<Resource>) -> Vec<Resource> {
+    for resource in now {
+        if !earlier
+            .iter()
+            .any(|r| r.kind == resource.kind && r.id == resource.id)
+        {
+            earlier.push(resource);
+        }
+    }
+    earlier
 }
 
 pub async fn teardown(
@@ -207,8 +227,10 @@ const DELETING: &str = "DELETING";
 /// instance)"; error codes `VolumeInUse`, `IncorrectState`).
 const VOLUME_BUSY_CODES: &[&str] = &["VolumeInUse", "IncorrectState"];
 
+/// EC2's answer for what is gone already (the other services' are modelled errors, handled
+/// where they are called).
 fn is_not_found(err: &MecError) -> bool {
-    matches!(err, MecError::AwsError { code, .. } if code.contains("NotFound") || code == "ParameterNotFound")
+    mec_shared::consistency::is_not_found(err)
 }
 
 /// Deletes one resource; for the ones with attachments, detaches them first.
@@ -329,14 +351,15 @@ async fn delete(aws: &Aws, resource: &Resource) -> Result<(), MecError> {
             Ok(())
         }
         ResourceKind::Schedule => expiry::delete(aws, id).await.map(|_| ()),
-        ResourceKind::Parameter => {
-            aws.ssm
-                .delete_parameter()
-                .name(id)
-                .send()
-                .await
-                .map_err(|e| MecError::from_sdk("DeleteParameter", e))?;
-            Ok(())
-        }
+        ResourceKind::Parameter => match aws.ssm.delete_parameter().name(id).send().await {
+            Ok(_) => Ok(()),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|e| e.is_parameter_not_found()) =>
+            {
+                Ok(())
+            }
+            Err(e) => Err(MecError::from_sdk("DeleteParameter", e)),
+        },
     }
 }

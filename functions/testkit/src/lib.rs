@@ -1,8 +1,9 @@
 //! Test support for the Lambdas' integration tests: a real moto server on a free loopback port
 //! (one per test, killed on drop), AWS clients pointed at it, and the fixtures a launch needs.
 //!
-//! The server comes from the project's virtualenv (`.venv/bin/moto_server`, made by
-//! `make venv`) or from `MEC_MOTO_SERVER`. A missing server fails the test: it is never skipped.
+//! The server is the local world's (local/moto/server.py: moto with the fixes that make it answer
+//! as AWS does), run by the project's virtualenv Python (`.venv/bin/python`, made by `make venv`)
+//! or by `MEC_MOTO_PYTHON`. A missing server fails the test: it is never skipped.
 
 #![allow(clippy::expect_used, clippy::panic)]
 
@@ -27,19 +28,22 @@ pub struct Moto {
 impl Moto {
     /// Starts a fresh moto server and waits until it answers.
     pub fn start() -> Self {
-        let binary = std::env::var("MEC_MOTO_SERVER")
+        let repo = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let binary = std::env::var("MEC_MOTO_PYTHON")
             .map(PathBuf::from)
-            .unwrap_or_else(|_| {
-                PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../.venv/bin/moto_server")
-            });
+            .unwrap_or_else(|_| repo.join(".venv/bin/python"));
         assert!(
             binary.exists(),
-            "moto_server not found at {} — run `make venv` (or set MEC_MOTO_SERVER)",
+            "the virtualenv's Python (with moto) not found at {} — run `make venv` (or set MEC_MOTO_PYTHON)",
             binary.display()
         );
+        let server = repo.join("local/moto/server.py");
         let port = free_port();
         let child = Command::new(&binary)
+            .arg(&server)
             .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            // Step Functions' service integrations (DynamoDB, aws-sdk) call this server back.
+            .env("MOTO_PORT", port.to_string())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()

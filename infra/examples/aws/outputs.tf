@@ -22,3 +22,8 @@ output "api_url" {
   description = "Base URL of the HTTP API for portals."
   value       = module.mec.api_url
 }
+
+output "registry_table_name" {
+  description = "The environment registry (DynamoDB) every door reads."
+  value       = module.mec.registry_table_name
+}

@@ -19,10 +19,18 @@ locals {
     Version = "2012-10-17"
     Statement = [
       {
-        Sid      = "StartAndListPipelines"
+        Sid      = "StartPipelines"
         Effect   = "Allow"
-        Action   = ["states:StartExecution", "states:ListExecutions"]
+        Action   = ["states:StartExecution"]
         Resource = [for m in aws_sfn_state_machine.pipeline : m.arn]
+      },
+      {
+        # Read every environment; UpdateItem only marks FAILED a record whose owning execution
+        # ended without saying so (mec_shared::environments).
+        Sid      = "ReadRegistry"
+        Effect   = "Allow"
+        Action   = ["dynamodb:GetItem", "dynamodb:Scan", "dynamodb:UpdateItem"]
+        Resource = [local.registry_arn]
       },
       {
         Sid      = "ReadPipelineExecutions"
@@ -55,7 +63,7 @@ resource "aws_cloudwatch_log_group" "api_function" {
 
 resource "aws_iam_role" "api" {
   name               = "${local.api_name}-function"
-  description        = "Role of the ${local.api_name} Lambda: start and read the pipeline's executions"
+  description        = "Role of the ${local.api_name} Lambda: start the pipeline's executions, read the environment registry"
   assume_role_policy = data.aws_iam_policy_document.lambda_assume.json
   tags               = local.tags
 }
@@ -68,8 +76,8 @@ resource "aws_iam_role_policy" "api" {
 
 resource "aws_lambda_function" "api" {
   # checkov:skip=CKV_AWS_116:Invoked synchronously by API Gateway, which returns the error to the caller; a DLQ only serves async invocations.
-  # checkov:skip=CKV_AWS_117:The function calls only the Step Functions API; a VPC would add NAT cost and cold-start time for no isolation gain.
-  # checkov:skip=CKV_AWS_173:The environment holds two state machine ARNs, never secrets.
+  # checkov:skip=CKV_AWS_117:The function calls only the Step Functions and DynamoDB APIs; a VPC would add NAT cost and cold-start time for no isolation gain.
+  # checkov:skip=CKV_AWS_173:The environment holds two state machine ARNs and a table name, never secrets.
   # checkov:skip=CKV_AWS_272:Code signing needs a signing profile the operator owns; the zips are built from this repository.
   # checkov:skip=CKV_AWS_115:The stage's throttling (api_throttling_rate_limit) bounds the function's concurrency instead.
   function_name = local.api_name
@@ -90,6 +98,7 @@ resource "aws_lambda_function" "api" {
       RUST_LOG                        = "info"
       MEC_PROVISION_STATE_MACHINE_ARN = aws_sfn_state_machine.pipeline["provision"].arn
       MEC_TEARDOWN_STATE_MACHINE_ARN  = aws_sfn_state_machine.pipeline["teardown"].arn
+      MEC_REGISTRY_TABLE              = aws_dynamodb_table.environments.name
     }
   }
 

@@ -62,3 +62,8 @@ output "api_role_arn" {
   description = "Role of the HTTP API's Lambda function."
   value       = aws_iam_role.api.arn
 }
+
+output "registry_table_name" {
+  description = "The environment registry (DynamoDB table `<name_prefix>-environments`) that every door reads."
+  value       = aws_dynamodb_table.environments.name
+}

