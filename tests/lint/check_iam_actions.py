@@ -40,8 +40,15 @@ def names_in(match: str) -> list[str]:
     return re.findall(r"\w+", match)
 
 
+def module_files(name: str) -> list[Path]:
+    """A shared module's source: `name.rs`, or every file of the folder `name/` (`mod.rs` and
+    its submodules)."""
+    single = SHARED / f"{name}.rs"
+    return [single] if single.exists() else sorted((SHARED / name).glob("*.rs"))
+
+
 def shared_modules_used(sources: list[Path]) -> set[str]:
-    modules = {p.stem for p in SHARED.glob("*.rs")} - {"lib"}
+    modules = ({p.stem for p in SHARED.glob("*.rs")} - {"lib"}) | {p.parent.name for p in SHARED.glob("*/mod.rs")}
     used: set[str] = set()
     for path in sources:
         for group in SHARED_USE.findall(path.read_text()):
@@ -52,7 +59,7 @@ def shared_modules_used(sources: list[Path]) -> set[str]:
     # Follow shared modules' own `crate::` references.
     pending = list(used)
     while pending:
-        text = (SHARED / f"{pending.pop()}.rs").read_text()
+        text = "\n".join(f.read_text() for f in module_files(pending.pop()))
         for group in CRATE_USE.findall(text):
             for name in names_in(group):
                 name = REEXPORTS.get(name, name)
@@ -64,7 +71,7 @@ def shared_modules_used(sources: list[Path]) -> set[str]:
 
 def code_actions(function: Path) -> set[str]:
     own = sorted((function / "src").glob("*.rs"))
-    sources = own + [SHARED / f"{m}.rs" for m in sorted(shared_modules_used(own))]
+    sources = own + [f for m in sorted(shared_modules_used(own)) for f in module_files(m)]
     actions: set[str] = set()
     for path in sources:
         text = path.read_text()
