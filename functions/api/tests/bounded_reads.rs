@@ -12,7 +12,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use aws_sdk_dynamodb::operation::get_item::GetItemOutput;
 use aws_sdk_dynamodb::operation::scan::ScanOutput;
-use aws_sdk_dynamodb::operation::update_item::UpdateItemOutput;
+use aws_sdk_dynamodb::operation::update_item::{UpdateItemError, UpdateItemOutput};
+use aws_sdk_dynamodb::types::error::ConditionalCheckFailedException;
 use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_sfn::operation::describe_execution::DescribeExecutionOutput;
 use aws_sdk_sfn::operation::get_execution_history::GetExecutionHistoryOutput;
@@ -181,7 +182,7 @@ async fn a_run_that_timed_out_without_recording_it_reads_as_failed_and_is_repair
     // The repair is conditional on the run that timed out still owning the name.
     let repair = mock!(aws_sdk_dynamodb::Client::update_item)
         .match_requests(|r| {
-            r.condition_expression() == Some("#execution = :owner")
+            r.condition_expression() == Some("#execution = :owner AND #status = :seen")
                 && r.expression_attribute_values()
                     .and_then(|v| v.get(":owner"))
                     .and_then(|v| v.as_s().ok())
@@ -208,4 +209,49 @@ async fn a_run_that_timed_out_without_recording_it_reads_as_failed_and_is_repair
     assert_eq!(repair.num_calls(), 1);
     // A failed environment may be deleted: the same service, the same rule as every door.
     assert!(!record.status.in_flight());
+}
+
+#[tokio::test]
+async fn a_run_that_records_its_end_while_we_look_is_read_as_it_recorded() {
+    // Read CREATING; the run then writes READY and ends; its DescribeExecution says SUCCEEDED.
+    // The repair's condition (still CREATING under that run) fails: the fresh READY item wins.
+    let creating = mock!(aws_sdk_dynamodb::Client::get_item).then_output(|| {
+        GetItemOutput::builder()
+            .set_item(Some(item("lab-1", "CREATING")))
+            .build()
+    });
+    let refused = mock!(aws_sdk_dynamodb::Client::update_item).then_error(|| {
+        UpdateItemError::ConditionalCheckFailedException(
+            ConditionalCheckFailedException::builder()
+                .message("The conditional request failed")
+                .build(),
+        )
+    });
+    let ready = mock!(aws_sdk_dynamodb::Client::get_item).then_output(|| {
+        let mut ready = item("lab-1", "READY");
+        ready.insert(
+            "record".to_string(),
+            AttributeValue::S(
+                r#"{"name":"lab-1","status":"READY","vpc_id":"vpc-1","kubeconfig_parameter":"/mec/lab-1/kubeconfig","api_endpoint":"https://198.51.100.1:16443","addons":[],"expires_at":null,"masters":[],"workers":[]}"#.into(),
+            ),
+        );
+        GetItemOutput::builder().set_item(Some(ready)).build()
+    });
+    let describe = mock!(aws_sdk_sfn::Client::describe_execution)
+        .then_output(|| described(ExecutionStatus::Succeeded, None));
+    let dynamodb = mock_client!(
+        aws_sdk_dynamodb,
+        RuleMode::Sequential,
+        &[&creating, &refused, &ready]
+    );
+    let sfn = mock_client!(aws_sdk_sfn, RuleMode::Sequential, &[&describe]);
+    let environments =
+        Environments::new(sfn, Registry::new(dynamodb, "mec-environments"), machines());
+    let Outcome::Found(record) = environments.get("lab-1").await.unwrap() else {
+        panic!("lab-1 is in the registry");
+    };
+    assert_eq!(record.status, Status::Ready);
+    assert!(record.error.is_none());
+    assert_eq!(record.vpc_id.as_deref(), Some("vpc-1"));
+    assert_eq!((refused.num_calls(), ready.num_calls()), (1, 1));
 }

@@ -340,7 +340,7 @@ impl Environments {
                         ended => self.repair(&mut entry, &owner, ended).await?,
                     }
                 }
-                if entry.status != Status::Deleted {
+                if entry.status.in_flight() || entry.status == Status::Failed {
                     step = self.step(&owner).await?;
                 }
             }
@@ -405,7 +405,7 @@ impl Environments {
         let now = now_rfc3339().unwrap_or_default();
         if self
             .registry
-            .mark_failed(&entry.name, owner, &error, &cause, &now)
+            .mark_failed(&entry.name, entry.status, owner, &error, &cause, &now)
             .await?
         {
             entry.status = Status::Failed;
@@ -413,7 +413,8 @@ impl Environments {
             entry.cause = Some(cause);
             entry.updated_at = Some(now);
         } else if let Some(fresh) = self.registry.get(&entry.name).await? {
-            // Another run took the name meanwhile: report what it wrote.
+            // The run recorded its end after our read (it finished between the read and the
+            // look at it), or another run took the name: report what is there now.
             *entry = fresh;
         }
         Ok(())

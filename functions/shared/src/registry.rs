@@ -167,11 +167,13 @@ impl Registry {
     }
 
     /// Marks FAILED an environment whose owning run ended without recording it (timed out,
-    /// aborted, or stopped before its own registry write). Only while that run still owns the
-    /// name: `false` when another run took it meanwhile (nothing written).
+    /// aborted, or stopped before its own registry write). Only while the item is still as read
+    /// (`seen`: that run owns the name, in that status): `false` when the run recorded its end
+    /// meanwhile (it may end between our read and our look at it) or another run took the name.
     pub async fn mark_failed(
         &self,
         name: &str,
+        seen: Status,
         owner: &str,
         error: &str,
         cause: &str,
@@ -185,7 +187,7 @@ impl Registry {
             .update_expression(
                 "SET #status = :failed, #error = :error, #cause = :cause, updated_at = :now",
             )
-            .condition_expression("#execution = :owner")
+            .condition_expression("#execution = :owner AND #status = :seen")
             .expression_attribute_names("#status", "status")
             .expression_attribute_names("#error", "error")
             .expression_attribute_names("#cause", "cause")
@@ -195,6 +197,7 @@ impl Registry {
             .expression_attribute_values(":cause", AttributeValue::S(cause.to_string()))
             .expression_attribute_values(":now", AttributeValue::S(at.to_string()))
             .expression_attribute_values(":owner", AttributeValue::S(owner.to_string()))
+            .expression_attribute_values(":seen", AttributeValue::S(seen.as_str().to_string()))
             .send()
             .await;
         conditional(written)
