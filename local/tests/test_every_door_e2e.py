@@ -7,7 +7,6 @@ them. Runs in the shared local world: real Lambdas, the real state machines, mot
 from __future__ import annotations
 
 import json
-import time
 
 import pytest
 
@@ -18,22 +17,6 @@ from test_api import call, error_of, executions, wait_for
 @pytest.fixture()
 def world(world_with_api):
     return world_with_api
-
-
-def start(endpoint: str, machine: str, name: str, payload: dict) -> str:
-    """A run started as the console or the AWS CLI starts it: any name, a bare input."""
-    sfn = client(endpoint, "stepfunctions")
-    arn = next(m["stateMachineArn"] for m in sfn.list_state_machines()["stateMachines"] if m["name"] == machine)
-    return sfn.start_execution(stateMachineArn=arn, name=name, input=json.dumps(payload))["executionArn"]
-
-
-def ended(endpoint: str, execution: str, timeout: float = 240) -> dict:
-    sfn = client(endpoint, "stepfunctions")
-    deadline = time.time() + timeout
-    while (described := sfn.describe_execution(executionArn=execution))["status"] == "RUNNING":
-        assert time.time() < deadline, f"{execution} still running"
-        time.sleep(0.5)
-    return described
 
 
 def states_entered(endpoint: str, execution: str) -> list[str]:
@@ -77,7 +60,7 @@ def test_a_console_run_is_seen_and_managed_the_same_through_the_api_and_the_cli(
 
     # A second console run for the live name fails at the registry, before creating anything.
     vpcs_before = tagged(endpoint, "console-1")
-    second = ended(endpoint, start(endpoint, "mec-provision", "console-run-2", {"name": "console-1", "workers": 2}))
+    second = run(endpoint, "mec-provision", "console-run-2", {"name": "console-1", "workers": 2})
     assert (second["status"], second.get("error")) == ("FAILED", "NameTaken"), second
     assert "Network" not in states_entered(endpoint, second["executionArn"])
     assert tagged(endpoint, "console-1") == vpcs_before
@@ -106,7 +89,7 @@ def test_a_creating_environment_cannot_be_deleted_through_any_door(world):
     refused = mec(endpoint, "delete", "door-2")
     assert refused.returncode == 5 and "EnvironmentCreating" in refused.stderr, refused.stdout + refused.stderr
     # The console door: the teardown machine refuses too, and deletes nothing.
-    teardown = ended(endpoint, start(endpoint, "mec-teardown", "console-delete-1", {"name": "door-2"}))
+    teardown = run(endpoint, "mec-teardown", "console-delete-1", {"name": "door-2"})
     assert (teardown["status"], teardown.get("error")) == ("FAILED", "EnvironmentCreating"), teardown
     assert "Teardown" not in states_entered(endpoint, teardown["executionArn"])
 
