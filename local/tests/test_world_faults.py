@@ -391,6 +391,34 @@ def test_timeout_functions_run_but_answer_sandbox_timedout_and_the_environment_i
     assert quick[-1]["init_ms"] is not None, "after a timeout the next invocation starts cold"
 
 
+def test_an_environment_reset_while_it_waits_for_work_takes_none(tmp_path):
+    """A reset (killed) environment may still sit in `invocation/next` when the next invocation
+    arrives: it must neither count as idle nor take it (CI once saw that invocation answered
+    Runtime.ExitError "signal: killed"). A fresh environment serves it."""
+    from world.lambda_host import FunctionRuntime
+
+    binary = tmp_path / "mec-quick"
+    binary.write_text(RUNTIME_SCRIPT)
+    binary.chmod(0o755)
+    runtime = FunctionRuntime("t-reset", binary, {"PATH": "/usr/bin:/bin"}, tmp_path / "logs", 128)
+    try:
+        first = runtime.invoke(b"{}", timeout=10)
+        assert json.loads(first.result) == {"ok": True}
+        reset = first.environment
+        deadline = time.monotonic() + 10
+        while not reset.waiting and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert reset.waiting, "the warm environment waits for its next invocation"
+        reset.kill()
+        second = runtime.invoke(b"{}", timeout=10)  # at once: the reset one is still in its wait
+        assert (second.host_error, json.loads(second.result)) == (None, {"ok": True})
+        assert second.environment is not reset and second.init_ms is not None, "served cold, by a new one"
+    finally:
+        for environment in runtime.environments:
+            environment.kill()
+        runtime.close()
+
+
 def test_a_service_exception_after_the_function_ran_makes_the_retry_run_it_again(script_world):
     endpoint, state, marks = script_world
     ran = marks / "after-run"

@@ -108,6 +108,7 @@ class Environment:
         self.in_flight: dict[str, Invocation] = {}
         self.cause = cause  # the invocation this (cold) environment was started for
         self.dead = False
+        self.waiting = False  # in invocation/next, ready for the next invocation
         self.lock = threading.Lock()
         self.initialised = threading.Event()
         self.init_ms: float | None = None  # reported with its first invocation, then None
@@ -161,36 +162,35 @@ class Environment:
 
     def next_invocation(self) -> Invocation | None:
         """Blocks until the function has an invocation for this (now idle) environment; None
-        when this environment died meanwhile (a dead environment takes no work)."""
+        when this environment died meanwhile (a dead environment takes no work: what it took
+        from the queue goes back, for a live environment)."""
         function = self.function
         with function.lock:
             if not self.initialised.is_set():
                 self.init_ms = (time.monotonic() - self.started) * 1000
                 self.initialised.set()
-                function.starting -= 1
-            function.idle += 1
+            self.waiting = True
         try:
             invocation = self._take()
         finally:
             with function.lock:
-                function.idle -= 1
+                self.waiting = False
         if invocation is None:
             return None
-        invocation.started_at = time.monotonic()
-        invocation.init_ms, self.init_ms = self.init_ms, None
-        invocation.environment = self
         with self.lock:
             if not self.dead:
+                invocation.started_at = time.monotonic()
+                invocation.init_ms, self.init_ms = self.init_ms, None
+                invocation.environment = self
                 self.in_flight[invocation.request_id] = invocation
                 invocation.handed.set()
                 return invocation
-        invocation.finish(lambda_error(invocation.request_id, "Runtime.ExitError", exit_detail(self.process.poll() or 0)),
-                          True, "Runtime.ExitError")
+        function.requeue(invocation)
         return None
 
     def _take(self) -> Invocation | None:
         """The next pending invocation not already finished (its cold start may have crashed, or
-        it timed out waiting); None once this environment's process is gone."""
+        it timed out waiting); None once this environment is dead (reset or exited)."""
         while True:
             try:
                 invocation = self.function.pending.get(timeout=0.2)
@@ -198,8 +198,13 @@ class Environment:
                 if not self.alive():
                     return None
                 continue
-            if not invocation.done.is_set():
-                return invocation
+            if invocation.done.is_set():
+                continue
+            if not self.alive():
+                # Reset (killed after a timeout) while it waited: not its invocation any more.
+                self.function.requeue(invocation)
+                return None
+            return invocation
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         env = self
@@ -216,8 +221,11 @@ class Environment:
                     self.send_header(key, value)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
+                try:
+                    self.end_headers()
+                    self.wfile.write(body)
+                except (BrokenPipeError, ConnectionResetError):
+                    self.close_connection = True  # its process was killed (reset) meanwhile
 
             def do_GET(self) -> None:  # noqa: N802
                 if self.path != f"{RUNTIME_PREFIX}/invocation/next":
@@ -268,8 +276,6 @@ class FunctionRuntime:
         self.memory_mb = memory_mb
         self.pending: queue.Queue[Invocation] = queue.Queue()
         self.environments: list[Environment] = []
-        self.idle = 0  # environments waiting in invocation/next
-        self.starting = 0  # environments started that have not asked for an invocation yet
         self.lock = threading.Lock()
         log_dir.mkdir(parents=True, exist_ok=True)
         self.log = open(log_dir / f"{name}.log", "ab")  # noqa: SIM115 - lives as long as the host
@@ -279,19 +285,21 @@ class FunctionRuntime:
         (the timeout_functions fault): the function runs, but its answer is held until the
         timeout, which then stands, as for a function that runs too long."""
         invocation = Invocation(str(uuid.uuid4()), payload, timeout=timeout)
-        with self.lock:
-            for dead in [e for e in self.environments if not e.alive()]:
-                self.environments.remove(dead)
-                if not dead.initialised.is_set():
-                    dead.initialised.set()
-                    self.starting -= 1
-            self.pending.put(invocation)
-            # Scale out when the queue holds more than the idle and starting environments can take.
-            if self.pending.qsize() > self.idle + self.starting and len(self.environments) < MAX_ENVIRONMENTS:
-                self.starting += 1
-                self.environments.append(Environment(self, self.binary, self.environment, cause=invocation))
+        self.requeue(invocation)
         self._await(invocation, timeout, withhold)
         return invocation
+
+    def requeue(self, invocation: Invocation) -> None:
+        """Queues an invocation (new, or handed back by an environment that died before running
+        it) and starts an environment when the live ones, idle or starting, cannot take the queue.
+        Counted from the environments themselves, so a reset one is never counted as idle."""
+        with self.lock:
+            self.environments = [e for e in self.environments if e.alive()]
+            self.pending.put(invocation)
+            idle = sum(1 for e in self.environments if e.waiting)
+            starting = sum(1 for e in self.environments if not e.initialised.is_set())
+            if self.pending.qsize() > idle + starting and len(self.environments) < MAX_ENVIRONMENTS:
+                self.environments.append(Environment(self, self.binary, self.environment, cause=invocation))
 
     def _await(self, invocation: Invocation, timeout: float, withhold: bool) -> None:
         """Waits for the answer until the deadline: `timeout` from the hand-over to an environment
