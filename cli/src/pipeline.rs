@@ -93,7 +93,8 @@ impl Pipeline {
             teardown: self.machine_arn(Machine::Teardown).await?,
         };
         let registry = Registry::new(self.dynamodb.clone(), Registry::table_of(&self.prefix));
-        Ok(Environments::new(self.sfn.clone(), registry, machines))
+        Ok(Environments::new(self.sfn.clone(), registry, machines)
+            .with_zone_checks(self.aws.ec2.clone()))
     }
 
     pub async fn create(

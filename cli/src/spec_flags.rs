@@ -54,6 +54,13 @@ pub struct SpecFlags {
     /// A tag put on every resource, KEY=VALUE; repeat for several.
     #[arg(long = "tag", value_name = "KEY=VALUE")]
     tags: Vec<String>,
+    /// Edge workers' zone: a Local Zone (us-east-1-bos-1a) or Wavelength Zone
+    /// (us-east-1-wl1-bos-wlz-1) of the region.
+    #[arg(long, value_name = "ZONE", requires = "edge_workers")]
+    edge_zone: Option<String>,
+    /// Workers in the edge zone, 1-100 (on top of --workers).
+    #[arg(long, value_name = "N", requires = "edge_zone")]
+    edge_workers: Option<u32>,
 }
 
 impl SpecFlags {
@@ -71,6 +78,9 @@ impl SpecFlags {
         }
         if let Some(v) = self.workers {
             set("workers", json!(v));
+        }
+        if let (Some(zone), Some(workers)) = (&self.edge_zone, self.edge_workers) {
+            set("edge", json!({"zone": zone, "workers": workers}));
         }
         if let Some(v) = self.masters {
             set("masters", json!(v));

@@ -119,7 +119,8 @@ def workloads(s: dict[str, Any], cluster: str) -> list[dict[str, Any]]:
     """Stored workloads, plus those of core add-ons enabled at install (dns), all healthy; those
     whose pods call other pods (`peers`) are unhealthy while the pod network is cut: the
     scheduler spreads an application's pods over the nodes, so their calls cross nodes, pod to
-    pod, over Calico's VXLAN (udp 4789, MicroK8s docs "Services and ports")."""
+    pod, over Calico's VXLAN (udp 4789, MicroK8s docs "Services and ports"; packets that fit
+    the path between the nodes' zones: calico.py)."""
     found = list(s.get("workloads", {}).get(cluster, []))
     for addon in s["addons"].get(cluster, []):
         for namespace, kind, name in CORE.get(addon, []):
@@ -131,10 +132,14 @@ def workloads(s: dict[str, Any], cluster: str) -> list[dict[str, Any]]:
 
 
 def pod_network_whole(s: dict[str, Any], cluster: str) -> bool:
-    """Every two running nodes of the cluster exchange VXLAN packets both ways (Kubernetes'
-    network model: every pod reaches every other pod, on any node, without NAT)."""
+    """Every two running nodes of the cluster exchange VXLAN packets both ways, full-sized pod
+    packets included: the cluster's veth MTU plus VXLAN's 50 bytes fits the path MTU between the
+    two nodes' zones (calico.py; Kubernetes' network model: every pod reaches every other pod, on
+    any node, without NAT)."""
+    from . import calico
+
     live = [i for i, n in s["nodes"].items() if n["installed"] and n["cluster"] == cluster and st.is_up(s, i)]
-    return all(st.reachable(s, a, b, "udp", st.VXLAN_PORT) for a in live for b in live if a != b)
+    return all(calico.pods_reach(s, cluster, a, b) for a in live for b in live if a < b)
 
 
 def namespaces(s: dict[str, Any], cluster: str) -> set[str]:

@@ -63,7 +63,8 @@ class Cluster:
 
         The IMDS always has placement/availability-zone on EC2 (the AWS CLI v2 takes its region
         from it, awscli/utils.py InstanceMetadataRegionFetcher): without one given, the region's
-        first zone."""
+        first zone. A zone given is the node's zone in the cluster state too (state["zones"]: the
+        path MTU between nodes, calico.py); without one, the state knows none."""
         node_dir = self.directory / "nodes" / instance_id
         root, imds = node_dir / "root", node_dir / "imds"
         (root / "etc").mkdir(parents=True, exist_ok=True)
@@ -87,6 +88,8 @@ class Cluster:
         with st.locked_state(self.state_path) as s:
             if instance_id not in s["nodes"]:
                 s["nodes"][instance_id] = st.new_node(private_ip, public_ip, str(root), str(imds))
+            if availability_zone:
+                s.setdefault("zones", {})[instance_id] = availability_zone
         return self.node(instance_id)
 
     def set_credentials(self, instance_id: str, role_name: str, credentials: dict[str, Any]) -> None:
@@ -170,14 +173,26 @@ class Cluster:
     # --- the network and the instances' states ------------------------------------------------
 
     def set_network(self, flows: dict[str, dict[str, list[str]]] | None,
-                    instances: dict[str, str] | None = None) -> None:
+                    instances: dict[str, str] | None = None, zones: dict[str, str] | None = None) -> None:
         """The security groups' verdicts (world/network.py `Network.matrix`): flow key ->
         destination instance id -> admitted source instance ids; None admits every flow. With
-        `instances`, the instances' EC2 states too (one write)."""
+        `instances`, the instances' EC2 states too, with `zones` their availability zones (one
+        write; zones not named stay as they are)."""
         with st.locked_state(self.state_path) as s:
             s["network"] = None if flows is None else {"flows": flows}
             if instances is not None:
                 s["instances"] = dict(instances)
+            if zones:
+                s.setdefault("zones", {}).update(zones)
+
+    def set_zone(self, instance_id: str, zone: str | None) -> None:
+        """The instance's availability zone (None: not known)."""
+        with st.locked_state(self.state_path) as s:
+            zones = s.setdefault("zones", {})
+            if zone:
+                zones[instance_id] = zone
+            else:
+                zones.pop(instance_id, None)
 
     def set_instance_state(self, instance_id: str, state: str) -> None:
         """The instance's EC2 state (running, stopped, shutting-down, terminated, ...)."""

@@ -219,38 +219,171 @@ def members(state: dict[str, Any], cluster: str) -> list[tuple[str, dict[str, An
 
 # --- the first start after an install ----------------------------------------------------------
 
-def first_start_state(s: dict[str, Any], instance_id: str, hostname: str, sans: list[str]) -> None:
+def first_start_state(s: dict[str, Any], instance_id: str, hostname: str, sans: list[str],
+                      cni_env: dict[str, str | None] | None = None) -> None:
     """What a fresh MicroK8s is when it first starts (under the state lock, with the install):
     the node registered under its hostname (lowercase), the launch configuration's extraSANs
-    read, a one-node cluster of its own with the default add-ons."""
+    read, a one-node cluster of its own with the default add-ons, whose Calico takes its veth
+    MTU from the launch configuration's extraCNIEnv (calico.py)."""
+    from . import calico
+
     node = s["nodes"][instance_id]
     node.update(installed_at=time.time(), node_name=hostname, extra_sans=sans, cluster=instance_id,
                 role="control-plane")
     s["addons"].setdefault(instance_id, ["dns", "ha-cluster", "helm", "helm3"])
+    calico.record_founding(s, instance_id, cni_env)
 
 
-def first_start_files(ctx: Context, key_pool: Path, ips: list[str]) -> None:
-    """Its files: the locks and dqlite membership, certificates and admin kubeconfig."""
+def first_start_files(ctx: Context, key_pool: Path, ips: list[str],
+                      cni_env: dict[str, str | None] | None = None) -> None:
+    """Its files: the locks and dqlite membership, certificates and admin kubeconfig, and
+    args/cni-env from the launch configuration's extraCNIEnv."""
     from . import pki
 
     write_fresh_node_files(ctx.root)
     pki.new_node_pki(ctx.root, ctx.instance_id, ips, key_pool)
+    if cni_env:
+        args = ctx.root / SNAP_DATA / "args"
+        args.mkdir(parents=True, exist_ok=True)
+        (args / "cni-env").write_text("".join(f"{k}={v}\n" for k, v in cni_env.items() if v is not None))
+
+
+LAUNCH_CONFIGURATION = "var/snap/microk8s/common/.microk8s.yaml"
+
+
+def read_launch_configuration(root: Path) -> dict[str, Any]:
+    """The launch configuration MicroK8s reads at its first start ($SNAP_COMMON/.microk8s.yaml),
+    {} without one. The YAML subset launch configurations are written in: top-level keys, each a
+    scalar, a block list (`  - item`), a block mapping (`  KEY: value`) or a flow mapping or list
+    (`{K: v, ...}`, `[a, ...]`); plain, "double" or 'single' quoted scalars, `null`/`~` as None,
+    comments. Several documents (`---`) are applied in order: lists extend, mappings merge.
+    Values are the scalars' text (Go's yaml.v2 decodes an integer into a string field as its
+    text: cluster-agent pkg/k8sinit/schema.go); what is nested deeper is not read."""
+    config = root / LAUNCH_CONFIGURATION
+    if not config.is_file():
+        return {}
+    merged: dict[str, Any] = {}
+    for document in _documents(config.read_text()):
+        for key, value in document.items():
+            if isinstance(value, list) and isinstance(merged.get(key), list):
+                merged[key] = [*merged[key], *value]
+            elif isinstance(value, dict) and isinstance(merged.get(key), dict):
+                merged[key] = {**merged[key], **value}
+            else:
+                merged[key] = value
+    return merged
 
 
 def read_extra_sans(root: Path) -> list[str]:
     """The extraSANs of the launch configuration, read by MicroK8s at its first start."""
-    config = root / "var/snap/microk8s/common/.microk8s.yaml"
-    if not config.is_file():
-        return []
-    sans, inside = [], False
-    for line in config.read_text().splitlines():
-        if line.startswith("extraSANs:"):
-            inside = True
-        elif inside and line.startswith("  - "):
-            sans.append(line[4:].strip())
-        elif inside and line and not line.startswith(" "):
-            inside = False
-    return sans
+    sans = read_launch_configuration(root).get("extraSANs")
+    return [s for s in sans if s] if isinstance(sans, list) else []
+
+
+def read_cni_env(root: Path) -> dict[str, str | None]:
+    """The extraCNIEnv of the launch configuration (written to args/cni-env at the first start)."""
+    env = read_launch_configuration(root).get("extraCNIEnv")
+    return dict(env) if isinstance(env, dict) else {}
+
+
+def _documents(text: str) -> list[dict[str, Any]]:
+    documents: list[dict[str, Any]] = [{}]
+    key: str | None = None
+    base: int | None = None  # the indentation of the current key's block entries
+    for raw in text.splitlines():
+        line = _strip_comment(raw).rstrip()
+        if not line.strip():
+            continue
+        if line in ("---", "...") or line.startswith("--- "):
+            documents.append({})
+            key = base = None
+            continue
+        current = documents[-1]
+        if not line.startswith((" ", "\t", "-")):
+            name, _, rest = line.partition(":")
+            key, base = _scalar(name.strip()) or "", None
+            rest = rest.strip()
+            current[key] = _flow(rest) if rest else None
+            continue
+        if key is None:
+            continue
+        if base is None:
+            base = _indent(line)
+        if _indent(line) > base:
+            continue  # nested deeper: not read
+        item = line.strip()
+        block = current.get(key)
+        if item.startswith("- ") or item == "-":
+            if block is None:
+                block = current[key] = []
+            if isinstance(block, list):
+                block.append(_flow(item[1:].strip()))
+        elif ":" in item:
+            if block is None:
+                block = current[key] = {}
+            if isinstance(block, dict):
+                name, _, rest = item.partition(":")
+                block[_scalar(name.strip()) or ""] = _flow(rest.strip())
+    return [d for d in documents if d]
+
+
+def _indent(line: str) -> int:
+    return len(line) - len(line.lstrip(" \t"))
+
+
+def _strip_comment(line: str) -> str:
+    """A `#` starts a comment at the line's start or after a space, outside quotes."""
+    quote = None
+    for i, char in enumerate(line):
+        if quote:
+            if char == quote:
+                quote = None
+        elif char in "\"'":
+            quote = char
+        elif char == "#" and (i == 0 or line[i - 1] in " \t"):
+            return line[:i]
+    return line
+
+
+def _split_flow(inner: str) -> list[str]:
+    parts, depth, quote, start = [], 0, None, 0
+    for i, char in enumerate(inner):
+        if quote:
+            if char == quote:
+                quote = None
+        elif char in "\"'":
+            quote = char
+        elif char in "[{":
+            depth += 1
+        elif char in "]}":
+            depth -= 1
+        elif char == "," and depth == 0:
+            parts.append(inner[start:i])
+            start = i + 1
+    parts.append(inner[start:])
+    return [p.strip() for p in parts if p.strip()]
+
+
+def _flow(text: str) -> Any:
+    if text.startswith("{") and text.endswith("}"):
+        found: dict[str, Any] = {}
+        for part in _split_flow(text[1:-1]):
+            name, _, rest = part.partition(":")
+            found[_scalar(name.strip()) or ""] = _scalar(rest.strip())
+        return found
+    if text.startswith("[") and text.endswith("]"):
+        return [_scalar(p) for p in _split_flow(text[1:-1])]
+    return _scalar(text)
+
+
+def _scalar(text: str) -> str | None:
+    if len(text) >= 2 and text[0] == text[-1] == "'":
+        return text[1:-1].replace("''", "'")
+    if len(text) >= 2 and text[0] == text[-1] == '"':
+        return text[1:-1].replace('\\"', '"').replace("\\\\", "\\")
+    if text in ("", "~", "null", "Null", "NULL"):
+        return None
+    return text
 
 
 def write_fresh_node_files(root: Path) -> None:
@@ -660,6 +793,7 @@ def join(ctx: Context, args: list[str]) -> int:
             s.setdefault("dqlite_changes", {}).pop(s["nodes"][target_id]["cluster"], None)
         me = s["nodes"][ctx.instance_id]
         s["addons"].pop(me["cluster"], None)  # its own one-node cluster is gone
+        s.get("calico", {}).pop(me["cluster"], None)
         me["cluster"] = s["nodes"][target_id]["cluster"]
         me["role"] = "worker" if worker else "control-plane"
         me["joined_at"] = time.time()

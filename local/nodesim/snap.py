@@ -514,6 +514,7 @@ def mark_installed(ctx: Context, name: str, channel: str, tracking: str | None, 
     version_, store_revision = release(name, channel)
     hostname = ctx.hostname()
     sans = microk8s.read_extra_sans(ctx.root) if name == "microk8s" else []
+    cni_env = microk8s.read_cni_env(ctx.root) if name == "microk8s" else {}
     with ctx.lock() as s:
         node = s["nodes"][ctx.instance_id]
         snaps = node.setdefault("snaps", {})
@@ -526,13 +527,13 @@ def mark_installed(ctx: Context, name: str, channel: str, tracking: str | None, 
             snaps[base] = {**BASES[base], "channel": "latest/stable", "hold": None, "installed_at": time.time()}
         fresh = name == "microk8s" and not node["installed"]
         if fresh:
-            microk8s.first_start_state(s, ctx.instance_id, hostname, sans)
+            microk8s.first_start_state(s, ctx.instance_id, hostname, sans, cni_env)
         if name == "microk8s":
             mirror_microk8s(node)
         ips = [node["private_ip"], *sans]
         key_pool = s.get("key_pool") or str(ctx.state_path.parent / "keys")
     if fresh:
-        microk8s.first_start_files(ctx, Path(key_pool), ips)
+        microk8s.first_start_files(ctx, Path(key_pool), ips, cni_env)
     link_commands(ctx.root, name)
 
 

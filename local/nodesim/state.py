@@ -73,6 +73,14 @@ def new_state(environment: str, key_pool: str = "") -> dict[str, Any]:
         # instance id -> its EC2 state (pending, running, stopping, stopped, shutting-down,
         # terminated); absent: running.
         "instances": {},
+        # instance id -> its availability zone (a region's zone, a Local Zone or a Wavelength Zone:
+        # world/edge_zones.py), as the world hands it; absent: not known (calico.py: the path
+        # between two nodes then carries 9,001 bytes, as within a zone).
+        "zones": {},
+        # cluster id -> Calico's VXLAN settings, chosen by the founding node's install
+        # (calico.py): {"veth_mtu": int | None (an unusable CALICO_VETH_MTU), "calico_veth_mtu":
+        # the launch configuration's CALICO_VETH_MTU or None}
+        "calico": {},
         "nodes": {},
         # {"node": minted-on instance id, "sha256": hex, "expires": epoch | None, "single_use": bool}
         "tokens": [],

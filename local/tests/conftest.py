@@ -287,8 +287,8 @@ def tagging_api_inventory(endpoint: str, environment: str) -> list[str]:
 
 def describe_inventory(endpoint: str, environment: str) -> list[str]:
     """The same from plain, unfiltered describes of each kind mec creates, filtered here by tag
-    (instances not terminated, volumes, VPCs, subnets, security groups, internet gateways, route
-    tables), SSM parameters under /mec/<environment>/ (by path, and among all parameters), and
+    (instances not terminated, volumes, VPCs, subnets, security groups, internet and carrier
+    gateways, route tables), SSM parameters under /mec/<environment>/ (by path, and among all parameters), and
     the environment's expiry schedule among all schedules."""
     ec2 = client(endpoint, "ec2")
 
@@ -304,8 +304,10 @@ def describe_inventory(endpoint: str, environment: str) -> list[str]:
                                   ("describe_subnets", "Subnets", "SubnetId"),
                                   ("describe_security_groups", "SecurityGroups", "GroupId"),
                                   ("describe_internet_gateways", "InternetGateways", "InternetGatewayId"),
-                                  ("describe_route_tables", "RouteTables", "RouteTableId")):
-        found += [item[ident] for item in every(operation, key) if mine(item)]
+                                  ("describe_route_tables", "RouteTables", "RouteTableId"),
+                                  ("describe_carrier_gateways", "CarrierGateways", "CarrierGatewayId")):
+        # A deleted carrier gateway stays visible for a while, in state `deleted`.
+        found += [item[ident] for item in every(operation, key) if mine(item) and item.get("State") != "deleted"]
     ssm = client(endpoint, "ssm")
     prefix = f"/mec/{environment}/"
     found += [p["Name"] for page in ssm.get_paginator("get_parameters_by_path").paginate(Path=prefix.rstrip("/"), Recursive=True)

@@ -50,7 +50,11 @@ class Env:
     join name the token's parameter (tokenParameter): the node reads it with `aws ssm
     get-parameter`, as the agent resolves no SecureString (test_a_secure_reference_...)."""
 
-    def __init__(self, directory: Path, masters: int = 1, workers: int = 2) -> None:
+    def __init__(self, directory: Path, masters: int = 1, workers: int = 2,
+                 zones: dict[str, str] | None = None) -> None:
+        """`zones`: instance id (i-m0, i-w0, ...) -> its availability zone, as the world hands
+        it (the IMDS placement and state["zones"]); a node not named has no zone known."""
+        zones = zones or {}
         self.cluster = Cluster(directory, "lab-1")
         self.cluster.set_time_scale(0.01)
         self.secrets: dict[str, str] = {}
@@ -59,11 +63,12 @@ class Env:
         self.masters: list[Node] = []
         self.workers: list[Node] = []
         for i in range(masters):
-            node = self.cluster.add_node(f"i-m{i}", f"10.42.0.{10 + i}", f"203.0.113.{10 + i}")
+            node = self.cluster.add_node(f"i-m{i}", f"10.42.0.{10 + i}", f"203.0.113.{10 + i}",
+                                         availability_zone=zones.get(f"i-m{i}"))
             self.masters.append(node)
             self.names[node.instance_id] = f"lab-1-master-{i}"
         for i in range(workers):
-            node = self.cluster.add_node(f"i-w{i}", f"10.42.1.{10 + i}")
+            node = self.cluster.add_node(f"i-w{i}", f"10.42.1.{10 + i}", availability_zone=zones.get(f"i-w{i}"))
             self.workers.append(node)
             self.names[node.instance_id] = f"lab-1-worker-{i}"
         self.outputs: list[str] = []

@@ -107,7 +107,9 @@ client-token-length, tag-key-length, tag-value-length, tag-aws-prefix, tag-count
 max-results, max-results-with-ids, id-list-length, run-instances-count, one-attribute-per-call
 (world/ec2_rules.py); eventual-consistency, eventual-consistency-filters, volume-deleting,
 dependency-subnet, dependency-security-group, dependency-igw-detach, dependency-igw-delete,
-dependency-vpc (world/ec2_time.py).
+dependency-vpc (world/ec2_time.py); subnet-zone-opt-in, edge-instance-type, edge-volume-type,
+edge-spot, wavelength-no-public-ip, carrier-gateway-per-vpc, dependency-vpc-carrier-gateway,
+edge-zone-unknown, edge-zone-filter (world/edge_rules.py).
 """
 
 from __future__ import annotations

@@ -3,9 +3,10 @@
 moto stores security groups and never applies them. Here the world evaluates them as EC2 does
 for every flow the simulated MicroK8s uses (nodesim/state.py `FLOWS`) between every two
 instances of an environment, and hands the result to the environment's cluster state (a
-matrix: flow -> destination -> admitted sources), with each instance's state, so that the
-stand-ins (separate processes, standard library only) decide a join, a node's readiness or pod
-traffic from it. world/runcommand.py refreshes it whenever it touches a node (a command's or a
+matrix: flow -> destination -> admitted sources), with each instance's state and availability
+zone, so that the stand-ins (separate processes, standard library only) decide a join, a node's
+readiness or pod traffic from it (the zones give the path MTU between two nodes, which Calico's
+VXLAN needs: nodesim/calico.py). world/runcommand.py refreshes it whenever it touches a node (a command's or a
 boot's), and when an instance is stopped or terminated or a group's rules change.
 
 How EC2 decides a packet from instance S to instance D (one flow: protocol and port):
@@ -21,6 +22,11 @@ How EC2 decides a packet from instance S to instance D (one flow: protocol and p
 | instance-state | only a `running` instance sends or answers: a pending, stopping, stopped, shutting-down or terminated one is down | EC2 User Guide, "Amazon EC2 instance state changes" (world/ec2_time.py computes the states from the clock) |
 
 Traffic inside one instance (a node to itself) never crosses its groups.
+
+Each instance's availability zone (moto's placement, its subnet's zone) goes to the state too:
+between an edge zone (Local Zone, Wavelength Zone) and the region the path carries 1,300 bytes
+(world/edge_zones.py `path_mtu`), which decides whether Calico's VXLAN pod packets get through
+(nodesim/calico.py); the groups' verdicts do not depend on it.
 
 What this still forgives: network ACLs and route tables (mec's subnet has the default ACL, which
 allows all, and one local route); IPv6 ranges and prefix lists as sources; moto's VPC default
@@ -87,6 +93,9 @@ class Host:
     private_ip: str
     group_ids: frozenset[str]
     state: str = "running"
+    # Its availability zone (moto's placement: its subnet's zone): a region's zone, or a Local
+    # Zone or Wavelength Zone (world/edge_zones.py). None: not known.
+    zone: str | None = None
 
     @property
     def up(self) -> bool:
@@ -126,8 +135,10 @@ class Network:
         return found
 
     def view(self) -> dict[str, Any]:
-        """What the cluster state keeps: the matrix and each instance's state."""
-        return {"flows": self.matrix(), "instances": {h.instance_id: h.state for h in self.hosts}}
+        """What the cluster state keeps: the matrix, each instance's state, and the zone of each
+        instance whose zone is known."""
+        return {"flows": self.matrix(), "instances": {h.instance_id: h.state for h in self.hosts},
+                "zones": {h.instance_id: h.zone for h in self.hosts if h.zone}}
 
 
 # --- from moto's models ------------------------------------------------------------------------
@@ -171,7 +182,10 @@ def from_moto(ec2: Any, environment: str) -> Network:
         for group in mine:
             if group.id not in groups:
                 groups[group.id] = _group(group)
-        hosts.append(Host(instance.id, instance.private_ip, frozenset(g.id for g in mine), str(instance.state)))
+        placement = getattr(instance, "placement", None)
+        zone = getattr(placement, "zone", None) or None
+        hosts.append(Host(instance.id, instance.private_ip, frozenset(g.id for g in mine), str(instance.state),
+                          zone))
     return Network(hosts, groups)
 
 
@@ -188,6 +202,7 @@ def refresh(ec2: Any, clusters_dir: Path, environment: str) -> None:
     with st.locked_state(state_path) as s:
         s["network"] = {"flows": view["flows"]}
         s["instances"] = view["instances"]
+        s.setdefault("zones", {}).update(view["zones"])
 
 
 def revoke_port(instance: Any, port: int) -> None:

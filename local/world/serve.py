@@ -96,6 +96,10 @@ def build(args: argparse.Namespace, world: dict[str, Any]) -> None:
     # then its request constraints, checked first (outermost); the faults come after both.
     ec2_time.install(faults)
     ec2_rules.install(faults)
+    # Local Zones and Wavelength Zones, with AWS's rules for them (world/edge_rules.py).
+    from world import edge_rules
+
+    edge_rules.install(faults)
     # Parameter Store's limits, for every caller, like the EC2 rules (world/parameters.py).
     from world import parameters as world_parameters
 

@@ -56,6 +56,7 @@ SAMPLES = {
     "asWorker": "true",
     "addons": "dns,hostpath-storage",
     "name": "lab-1",
+    "calicoVethMtu": "1250",
 }
 
 

@@ -12,14 +12,17 @@ async fn main() -> Result<(), Error> {
     lambda::init_logging();
     let settings = ApiSettings::from_env()?;
     let config = mec_shared::aws::load_config().await;
-    let api = Api::new(Environments::new(
-        aws_sdk_sfn::Client::new(&config),
-        Registry::new(
-            aws_sdk_dynamodb::Client::new(&config),
-            settings.registry_table,
-        ),
-        settings.machines,
-    ));
+    let api = Api::new(
+        Environments::new(
+            aws_sdk_sfn::Client::new(&config),
+            Registry::new(
+                aws_sdk_dynamodb::Client::new(&config),
+                settings.registry_table,
+            ),
+            settings.machines,
+        )
+        .with_zone_checks(aws_sdk_ec2::Client::new(&config)),
+    );
     let api = &api;
     lambda_http::run(service_fn(move |request: Request| async move {
         Ok::<_, Error>(handle_http(api, request).await)

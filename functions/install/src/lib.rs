@@ -24,8 +24,13 @@ use tracing::{info, Instrument};
 /// Seconds `microk8s status --wait-ready` may take on a node.
 pub const WAIT_READY_TIMEOUT_SECONDS: u32 = 600;
 /// Names of the document parameters this step sends.
-pub const DOCUMENT_PARAMETERS: &[&str] =
-    &["channel", "hosts", "waitReadyTimeout", "executionTimeout"];
+pub const DOCUMENT_PARAMETERS: &[&str] = &[
+    "channel",
+    "hosts",
+    "waitReadyTimeout",
+    "executionTimeout",
+    "calicoVethMtu",
+];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -258,13 +263,22 @@ pub fn hosts_parameter(nodes: &[Node]) -> Result<String, MecError> {
     Ok(pairs?.join(","))
 }
 
+/// Calico's pod MTU for the launch configuration: with edge workers, what fits the 1,300-byte
+/// path between the edge and the region; None (the document's default: Calico detects it)
+/// otherwise.
+fn calico_veth_mtu(spec: &EnvironmentSpec) -> Option<u32> {
+    spec.edge
+        .as_ref()
+        .map(|_| mec_shared::edge::calico_veth_mtu())
+}
+
 async fn start(
     aws: &Aws,
     settings: &Settings,
     spec: &EnvironmentSpec,
     nodes: &[Node],
 ) -> Result<InstallStarted, MecError> {
-    let parameters = BTreeMap::from([
+    let mut parameters = BTreeMap::from([
         ("channel", spec.microk8s_channel.clone()),
         ("hosts", hosts_parameter(nodes)?),
         ("waitReadyTimeout", WAIT_READY_TIMEOUT_SECONDS.to_string()),
@@ -273,6 +287,9 @@ async fn start(
             deadline::INSTALL_EXECUTION_SECONDS.to_string(),
         ),
     ]);
+    if let Some(mtu) = calico_veth_mtu(spec) {
+        parameters.insert("calicoVethMtu", mtu.to_string());
+    }
     let request = CommandRequest {
         document: &settings.install_document,
         parameters,

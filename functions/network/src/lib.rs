@@ -11,12 +11,15 @@ use aws_sdk_ec2::types::{
 };
 use mec_shared::cidr::Ipv4Cidr;
 use mec_shared::consistency::retry_until_visible;
+use mec_shared::edge::ZoneType;
 use mec_shared::model::{validate_run_id, Network, Subnet};
 use mec_shared::tags::{self, Role};
 use mec_shared::{send_after_create, send_once, send_once_after_create};
 use mec_shared::{Aws, EnvironmentSpec, MecError};
 use serde::Deserialize;
 use tracing::{info, warn, Instrument};
+
+mod edge;
 
 /// Port ranges (protocol, first, last) MicroK8s nodes use between each other (MicroK8s docs,
 /// "Services and ports"; Kubernetes' default NodePort range).
@@ -60,22 +63,67 @@ pub async fn handle(aws: &Aws, event: serde_json::Value) -> Result<Network, MecE
 }
 
 pub async fn ensure_network(aws: &Aws, spec: &EnvironmentSpec) -> Result<Network, MecError> {
+    // The edge zone is checked, opted in and probed before anything is created: a refusal
+    // leaves nothing behind.
+    let edge_plan = match &spec.edge {
+        Some(edge_spec) => Some(edge::prepare(aws, &edge_spec.zone).await?),
+        None => None,
+    };
+    let edge_zone = edge_plan.as_ref().map(|plan| plan.zone.name.clone());
     let vpc_id = ensure_vpc(aws, spec).await?;
-    let subnets = ensure_subnets(aws, spec, &vpc_id).await?;
+    let subnets = ensure_subnets(aws, spec, &vpc_id, edge_zone.as_deref()).await?;
     let primary = subnets
         .first()
         .cloned()
         .ok_or_else(|| MecError::Configuration(format!("VPC {vpc_id} has no room for a subnet")))?;
     let internet_gateway_id = ensure_internet_gateway(aws, spec, &vpc_id).await?;
-    let subnet_ids: Vec<&str> = subnets.iter().map(|s| s.subnet_id.as_str()).collect();
-    let route_table_id =
-        ensure_route_table(aws, spec, &vpc_id, &subnet_ids, &internet_gateway_id).await?;
+    let edge_subnet = match &edge_plan {
+        Some(plan) => Some(edge::ensure_subnet(aws, spec, &vpc_id, plan).await?),
+        None => None,
+    };
+    // A Local Zone's subnet routes through the internet gateway like the region's; a
+    // Wavelength Zone's through its carrier gateway, in a route table of its own.
+    let mut public_subnets: Vec<&str> = subnets.iter().map(|s| s.subnet_id.as_str()).collect();
+    if let (Some(plan), Some(subnet_id)) = (&edge_plan, &edge_subnet) {
+        if plan.zone.zone_type == ZoneType::LocalZone {
+            public_subnets.push(subnet_id);
+        }
+    }
+    let route_table_id = ensure_route_table(
+        aws,
+        spec,
+        &vpc_id,
+        &public_subnets,
+        ("public", Target::Internet(&internet_gateway_id)),
+    )
+    .await?;
+    let edge = match (edge_plan, edge_subnet) {
+        (Some(plan), Some(subnet_id)) => {
+            let carrier_gateway_id = if plan.zone.zone_type == ZoneType::WavelengthZone {
+                let id = edge::ensure_carrier_gateway(aws, spec, &vpc_id).await?;
+                ensure_route_table(
+                    aws,
+                    spec,
+                    &vpc_id,
+                    &[&subnet_id],
+                    ("edge", Target::Carrier(&id)),
+                )
+                .await?;
+                Some(id)
+            } else {
+                None
+            };
+            Some(plan.into_network(subnet_id, carrier_gateway_id))
+        }
+        _ => None,
+    };
     let security_group_id = ensure_security_group(aws, spec, &vpc_id).await?;
     info!(
         vpc_id,
         subnet_id = primary.subnet_id,
         availability_zone = primary.availability_zone,
         zones = subnets.len(),
+        edge_zone,
         "network ready"
     );
     Ok(Network {
@@ -86,6 +134,7 @@ pub async fn ensure_network(aws: &Aws, spec: &EnvironmentSpec) -> Result<Network
         route_table_id,
         security_group_id,
         subnets,
+        edge,
     })
 }
 
@@ -197,15 +246,13 @@ async fn ensure_vpc(aws: &Aws, spec: &EnvironmentSpec) -> Result<String, MecErro
     Ok(vpc_id)
 }
 
-/// One public subnet per zone of [`choose_availability_zones`] (as many as the VPC has room for),
-/// the primary first. Existing subnets are kept; a new one takes the lowest free block.
-async fn ensure_subnets(
+/// The environment's subnets in the VPC, by CIDR block, lowest first (the primary is the
+/// first subnet created: the one in the VPC's lowest block).
+pub(crate) async fn subnets_of(
     aws: &Aws,
     spec: &EnvironmentSpec,
     vpc_id: &str,
-) -> Result<Vec<Subnet>, MecError> {
-    let vpc_cidr = Ipv4Cidr::parse(&spec.vpc_cidr)
-        .map_err(|rule| MecError::invalid_spec("vpc_cidr", &rule))?;
+) -> Result<Vec<(Ipv4Cidr, Subnet)>, MecError> {
     let found = aws
         .ec2
         .describe_subnets()
@@ -214,7 +261,6 @@ async fn ensure_subnets(
         .send()
         .await
         .map_err(|e| MecError::from_sdk("DescribeSubnets", e))?;
-    // The primary is the first subnet created: the one in the VPC's lowest block.
     let mut existing: Vec<(Ipv4Cidr, Subnet)> = found
         .subnets()
         .iter()
@@ -228,64 +274,113 @@ async fn ensure_subnets(
         })
         .collect();
     existing.sort_by_key(|(cidr, _)| cidr.address());
+    Ok(existing)
+}
+
+/// One public subnet per zone of [`choose_availability_zones`] (as many as the VPC has room for),
+/// the primary first; the edge zone's subnet is not one of them. Existing subnets are kept; a new
+/// one takes the lowest free block.
+async fn ensure_subnets(
+    aws: &Aws,
+    spec: &EnvironmentSpec,
+    vpc_id: &str,
+    edge_zone: Option<&str>,
+) -> Result<Vec<Subnet>, MecError> {
+    let mut existing = subnets_of(aws, spec, vpc_id).await?;
     let zones = choose_availability_zones(aws, spec).await?;
+    let regional = |existing: &[(Ipv4Cidr, Subnet)]| {
+        existing
+            .iter()
+            .filter(|(_, s)| Some(s.availability_zone.as_str()) != edge_zone)
+            .count()
+    };
     for az in zones.iter().take(MAX_ZONES) {
         if existing.iter().any(|(_, s)| &s.availability_zone == az) {
             continue;
         }
-        let Some(block) = vpc_cidr
-            .subnet_blocks()
-            .into_iter()
-            .find(|b| !existing.iter().any(|(c, _)| c.overlaps(b)))
-        else {
-            break; // a small VPC holds fewer zones
-        };
-        let name = if existing.is_empty() {
+        let name = if regional(&existing) == 0 {
             "public".to_string()
         } else {
             format!("public-{az}")
         };
-        let call = aws
-            .ec2
-            .create_subnet()
-            .vpc_id(vpc_id)
-            .cidr_block(block.to_string())
-            .availability_zone(az)
-            .tag_specifications(tags::specification(
-                ResourceType::Subnet,
-                name_tags(spec, &name),
-            ));
-        let id = match send_once_after_create!("CreateSubnet", call) {
-            Ok(created) => created
-                .subnet()
-                .and_then(|s| s.subnet_id())
-                .unwrap_or_default()
-                .to_string(),
-            // An earlier attempt created it (its answer was lost) and the describe above did
-            // not show it yet: take that one.
-            Err(MecError::AwsError { code, .. }) if code == "InvalidSubnet.Conflict" => {
-                adopt_subnet(aws, vpc_id, &block.to_string()).await?
-            }
-            Err(e) => return Err(e),
+        let Some(created) = create_subnet(aws, spec, vpc_id, &existing, az, &name).await? else {
+            break; // a small VPC holds fewer zones
         };
-        info!(subnet_id = id, cidr = %block, availability_zone = az, "created subnet");
-        existing.push((
-            block,
-            Subnet {
-                subnet_id: id,
-                availability_zone: az.clone(),
-            },
+        existing.push(created);
+    }
+    let regional: Vec<Subnet> = existing
+        .into_iter()
+        .map(|(_, s)| s)
+        .filter(|s| Some(s.availability_zone.as_str()) != edge_zone)
+        .collect();
+    for subnet in &regional {
+        map_public_ip_on_launch(aws, &subnet.subnet_id).await?;
+    }
+    Ok(regional)
+}
+
+/// Instances launched in the subnet get a public address (the nodes reach SSM and the snap
+/// store through the internet gateway; nothing reaches them but the API port's allowed CIDRs).
+pub(crate) async fn map_public_ip_on_launch(aws: &Aws, subnet_id: &str) -> Result<(), MecError> {
+    let call = aws
+        .ec2
+        .modify_subnet_attribute()
+        .subnet_id(subnet_id)
+        .map_public_ip_on_launch(AttributeBooleanValue::builder().value(true).build());
+    send_after_create!("ModifySubnetAttribute", call)?;
+    Ok(())
+}
+
+/// Creates a subnet in `az` in the lowest block of the VPC no `existing` subnet overlaps; None
+/// when the VPC has no free block.
+pub(crate) async fn create_subnet(
+    aws: &Aws,
+    spec: &EnvironmentSpec,
+    vpc_id: &str,
+    existing: &[(Ipv4Cidr, Subnet)],
+    az: &str,
+    name: &str,
+) -> Result<Option<(Ipv4Cidr, Subnet)>, MecError> {
+    let vpc_cidr = Ipv4Cidr::parse(&spec.vpc_cidr)
+        .map_err(|rule| MecError::invalid_spec("vpc_cidr", &rule))?;
+    let Some(block) = vpc_cidr
+        .subnet_blocks()
+        .into_iter()
+        .find(|b| !existing.iter().any(|(c, _)| c.overlaps(b)))
+    else {
+        return Ok(None);
+    };
+    let call = aws
+        .ec2
+        .create_subnet()
+        .vpc_id(vpc_id)
+        .cidr_block(block.to_string())
+        .availability_zone(az)
+        .tag_specifications(tags::specification(
+            ResourceType::Subnet,
+            name_tags(spec, name),
         ));
-    }
-    for (_, subnet) in &existing {
-        let call = aws
-            .ec2
-            .modify_subnet_attribute()
-            .subnet_id(&subnet.subnet_id)
-            .map_public_ip_on_launch(AttributeBooleanValue::builder().value(true).build());
-        send_after_create!("ModifySubnetAttribute", call)?;
-    }
-    Ok(existing.into_iter().map(|(_, s)| s).collect())
+    let id = match send_once_after_create!("CreateSubnet", call) {
+        Ok(created) => created
+            .subnet()
+            .and_then(|s| s.subnet_id())
+            .unwrap_or_default()
+            .to_string(),
+        // An earlier attempt created it (its answer was lost) and the describe above did
+        // not show it yet: take that one.
+        Err(MecError::AwsError { code, .. }) if code == "InvalidSubnet.Conflict" => {
+            adopt_subnet(aws, vpc_id, &block.to_string()).await?
+        }
+        Err(e) => return Err(e),
+    };
+    info!(subnet_id = id, cidr = %block, availability_zone = az, "created subnet");
+    Ok(Some((
+        block,
+        Subnet {
+            subnet_id: id,
+            availability_zone: az.to_string(),
+        },
+    )))
 }
 
 /// The id of the subnet that holds `cidr` in the VPC, once EC2's describe shows it.
@@ -469,17 +564,29 @@ async fn ensure_internet_gateway(
     Ok(igw_id)
 }
 
+/// Where a route table's default route goes.
+#[derive(Debug, Clone, Copy)]
+enum Target<'a> {
+    /// The VPC's internet gateway (the region's subnets, a Local Zone's).
+    Internet(&'a str),
+    /// The VPC's carrier gateway (a Wavelength Zone's subnet).
+    Carrier(&'a str),
+}
+
+/// The route table named `<env>-<name>`, its default route to `target`, associated with
+/// `subnet_ids`; each piece added only when missing.
 async fn ensure_route_table(
     aws: &Aws,
     spec: &EnvironmentSpec,
     vpc_id: &str,
     subnet_ids: &[&str],
-    igw_id: &str,
+    (name, target): (&str, Target<'_>),
 ) -> Result<String, MecError> {
     let found = aws
         .ec2
         .describe_route_tables()
         .filters(by_env(spec))
+        .filters(tags::filter(tags::NAME, &format!("{}-{name}", spec.name)))
         .filters(Filter::builder().name("vpc-id").values(vpc_id).build())
         .send()
         .await
@@ -494,7 +601,7 @@ async fn ensure_route_table(
                 .vpc_id(vpc_id)
                 .tag_specifications(tags::specification(
                     ResourceType::RouteTable,
-                    name_tags(spec, "public"),
+                    name_tags(spec, name),
                 ));
             let created = send_after_create!("CreateRouteTable", call)?;
             created
@@ -506,7 +613,11 @@ async fn ensure_route_table(
     };
     let has_default_route = existing.as_ref().is_some_and(|t| {
         t.routes().iter().any(|r| {
-            r.destination_cidr_block() == Some("0.0.0.0/0") && r.gateway_id() == Some(igw_id)
+            r.destination_cidr_block() == Some("0.0.0.0/0")
+                && match target {
+                    Target::Internet(id) => r.gateway_id() == Some(id),
+                    Target::Carrier(id) => r.carrier_gateway_id() == Some(id),
+                }
         })
     });
     if !has_default_route {
@@ -514,8 +625,11 @@ async fn ensure_route_table(
             .ec2
             .create_route()
             .route_table_id(&table_id)
-            .destination_cidr_block("0.0.0.0/0")
-            .gateway_id(igw_id);
+            .destination_cidr_block("0.0.0.0/0");
+        let call = match target {
+            Target::Internet(id) => call.gateway_id(id),
+            Target::Carrier(id) => call.carrier_gateway_id(id),
+        };
         let created = send_after_create!("CreateRoute", call);
         match created {
             // A retry whose first attempt was applied (its answer lost): the route is there.

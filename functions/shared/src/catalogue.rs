@@ -201,10 +201,10 @@ pub fn check(spec: &EnvironmentSpec) -> Result<(), MecError> {
     let track =
         parse_track(spec.microk8s_channel.split('/').next().unwrap_or_default()).unwrap_or((0, 0));
     let master_arch = instances::architecture(&spec.instance_type);
-    let worker_arch = instances::architecture(&spec.worker_instance_type);
-    let mixed = spec.workers > 0 && master_arch != worker_arch;
     let nodes = spec.node_count();
-    // (field, type, count) of each node group that exists.
+    // (field, type, count) of each node group that exists. Edge workers get the first type of
+    // the edge list that their zone offers (network step): all x86_64, the smallest first, so
+    // the first stands for them here (architecture, and memory as a lower bound).
     let mut groups = vec![("instance_type", spec.instance_type.as_str(), spec.masters)];
     if spec.workers > 0 {
         groups.push((
@@ -213,6 +213,18 @@ pub fn check(spec: &EnvironmentSpec) -> Result<(), MecError> {
             spec.workers,
         ));
     }
+    if spec.edge_workers() > 0 {
+        groups.push((
+            "edge.workers",
+            crate::edge::EDGE_INSTANCE_TYPES[0],
+            spec.edge_workers(),
+        ));
+    }
+    let other_arch = groups
+        .iter()
+        .map(|(field, t, _)| (*field, *t, instances::architecture(t)))
+        .find(|(_, _, arch)| *arch != master_arch);
+    let mixed = other_arch.is_some();
 
     for (i, request) in spec.addons.iter().enumerate() {
         let field = format!("addons[{i}]");
@@ -240,15 +252,16 @@ pub fn check(spec: &EnvironmentSpec) -> Result<(), MecError> {
             if mixed
                 && !(needed.supports(Architecture::Arm64) && needed.supports(Architecture::X86_64))
             {
+                let (other_field, other_type, other) =
+                    other_arch.unwrap_or(("instance_type", &spec.instance_type, master_arch));
                 return Err(MecError::invalid_spec(
                     &field,
                     &format!(
                         "{what} runs on {} only, and the spec mixes architectures: \
-                         instance_type {} is {master_arch}, worker_instance_type {} is \
-                         {worker_arch}; use one architecture, or only add-ons built for both",
+                         instance_type {} is {master_arch}, {other_field} {other_type} is \
+                         {other}; use one architecture, or only add-ons built for both",
                         needed.architectures.join(", "),
                         spec.instance_type,
-                        spec.worker_instance_type
                     ),
                 ));
             }

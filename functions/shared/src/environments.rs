@@ -146,6 +146,8 @@ pub struct Environments {
     sfn: aws_sdk_sfn::Client,
     registry: Registry,
     machines: Machines,
+    /// EC2, to check a spec's edge zone before a run starts (None: the network step checks it).
+    zones: Option<aws_sdk_ec2::Client>,
 }
 
 impl Environments {
@@ -154,7 +156,28 @@ impl Environments {
             sfn,
             registry,
             machines,
+            zones: None,
         }
+    }
+
+    /// Checks a spec's `edge.zone` with EC2 before starting a run: an unknown zone, one of
+    /// another region or of an unsupported type is refused at the door, nothing started.
+    pub fn with_zone_checks(mut self, ec2: aws_sdk_ec2::Client) -> Self {
+        self.zones = Some(ec2);
+        self
+    }
+
+    async fn check_edge_zone(&self, spec: &EnvironmentSpec) -> Result<(), MecError> {
+        let (Some(ec2), Some(edge)) = (&self.zones, &spec.edge) else {
+            return Ok(());
+        };
+        let region = ec2
+            .config()
+            .region()
+            .map(|r| r.to_string())
+            .unwrap_or_default();
+        crate::zones::describe_zone(ec2, &region, &edge.zone).await?;
+        Ok(())
     }
 
     pub fn machines(&self) -> &Machines {
@@ -165,6 +188,7 @@ impl Environments {
     /// the name before it starts the run, so that its own next read sees CREATING; a door that
     /// loses a race reads again and answers from what won.
     pub async fn create(&self, spec: &EnvironmentSpec) -> Result<Outcome, MecError> {
+        self.check_edge_zone(spec).await?;
         for _ in 0..CLAIM_ATTEMPTS {
             if let Some((entry, record)) = self.current(&spec.name).await? {
                 match record.status {

@@ -86,6 +86,26 @@ pub async fn list(aws: &Aws, environment: &str) -> Result<Vec<Resource>, MecErro
         );
     }
 
+    let carriers = aws
+        .ec2
+        .describe_carrier_gateways()
+        .filters(by_env())
+        .send()
+        .await
+        .map_err(|e| MecError::from_sdk("DescribeCarrierGateways", e))?;
+    // A deleted carrier gateway stays visible for a while, in state `deleted`.
+    for gateway in carriers
+        .carrier_gateways()
+        .iter()
+        .filter(|g| g.state().map(|s| s.as_str()) != Some("deleted"))
+    {
+        push(
+            &mut found,
+            ResourceKind::CarrierGateway,
+            gateway.carrier_gateway_id(),
+        );
+    }
+
     let subnets = aws
         .ec2
         .describe_subnets()

@@ -7,6 +7,7 @@ pub mod cidr;
 pub mod commands;
 pub mod consistency;
 pub mod deadline;
+pub mod edge;
 #[cfg(feature = "environments")]
 pub mod environments;
 pub mod error;
@@ -28,6 +29,7 @@ pub mod spec;
 pub mod tags;
 pub mod ttl;
 pub mod user_data;
+pub mod zones;
 
 pub use aws::Aws;
 pub use error::MecError;

@@ -37,6 +37,27 @@ pub struct Network {
     /// (`subnet_id`) first: launches try the next one when a zone has no capacity.
     #[serde(default)]
     pub subnets: Vec<Subnet>,
+    /// The edge zone's subnet and what was chosen for its workers (null without `edge`).
+    #[serde(default)]
+    pub edge: Option<EdgeNetwork>,
+}
+
+/// The network of the edge workers, and the capacity facts the network step found for them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EdgeNetwork {
+    pub zone: String,
+    pub zone_type: crate::edge::ZoneType,
+    pub subnet_id: String,
+    /// The Wavelength Zone's carrier gateway (its subnet routes through it); null in a Local
+    /// Zone, whose subnet routes through the VPC's internet gateway.
+    pub carrier_gateway_id: Option<String>,
+    /// The instance type of the edge workers: the first of the edge list the zone offers.
+    pub instance_type: String,
+    /// Their root volume type.
+    pub volume_type: String,
+    /// Why these: which types the zone lacked, the volume type, the market.
+    pub reason: String,
 }
 
 impl Network {

@@ -61,6 +61,9 @@ pub struct EnvironmentRecord {
     /// What the rollback (or a failed teardown) deleted, when a failure triggered one.
     #[serde(default)]
     pub rollback_removed: Vec<Resource>,
+    /// The edge zone, its network and what its workers got, and why (READY records with `edge`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub edge: Option<crate::model::EdgeNetwork>,
 }
 
 /// The provisioning machine's output when an environment is READY (statemachine/provision.asl.json,
@@ -76,7 +79,11 @@ pub struct ReadyOutput {
     pub addons: Vec<AddonReport>,
     pub expires_at: Option<String>,
     pub masters: Vec<crate::model::Node>,
+    /// The region's workers, then the edge workers.
     pub workers: Vec<crate::model::Node>,
+    /// The edge zone and what its workers got, and why (null without `edge`).
+    #[serde(default)]
+    pub edge: Option<crate::model::EdgeNetwork>,
 }
 
 impl EnvironmentRecord {
@@ -96,6 +103,7 @@ impl EnvironmentRecord {
             addons: Vec::new(),
             expires_at: None,
             rollback_removed: Vec::new(),
+            edge: None,
         }
     }
 
@@ -106,6 +114,7 @@ impl EnvironmentRecord {
         self.api_endpoint = Some(ready.api_endpoint.clone());
         self.expires_at = ready.expires_at.clone();
         self.addons = ready.addons.clone();
+        self.edge = ready.edge.clone();
         self.nodes = ready
             .masters
             .iter()

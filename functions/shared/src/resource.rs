@@ -15,6 +15,8 @@ pub enum ResourceKind {
     SecurityGroup,
     RouteTable,
     InternetGateway,
+    /// A Wavelength Zone's carrier gateway.
+    CarrierGateway,
     Subnet,
     Vpc,
     Parameter,

@@ -61,6 +61,21 @@ pub struct EnvironmentSpec {
     /// Extra tags put on every resource of the environment.
     #[serde(default)]
     pub tags: BTreeMap<String, String>,
+    /// Workers at the edge, in an AWS Local Zone or Wavelength Zone of the region, on top of
+    /// `workers` (the control plane stays in the region's availability zones).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub edge: Option<EdgeSpec>,
+}
+
+/// `edge`: where the edge workers run and how many.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EdgeSpec {
+    /// The zone as AWS spells it: a Wavelength Zone (`us-east-1-wl1-bos-wlz-1`) or a Local Zone
+    /// (`us-east-1-bos-1a`) of the environment's region.
+    pub zone: String,
+    /// Worker nodes in that zone, 1–100 (with `workers`, at most 100 workers in all).
+    pub workers: u32,
 }
 
 /// One entry of `addons`.
@@ -191,13 +206,33 @@ impl EnvironmentSpec {
             }
         }
         validate_tags(&self.tags)?;
+        if let Some(edge) = &self.edge {
+            crate::edge::validate_zone_name("edge.zone", &edge.zone)?;
+            if !(1..=100).contains(&edge.workers) {
+                return Err(MecError::invalid_spec(
+                    "edge.workers",
+                    "must be between 1 and 100",
+                ));
+            }
+            if self.workers + edge.workers > 100 {
+                return Err(MecError::invalid_spec(
+                    "edge.workers",
+                    "with workers, at most 100 workers in all",
+                ));
+            }
+        }
         // Last: the add-ons are checked against the (valid) cluster the spec describes.
         crate::catalogue::check(self)
     }
 
-    /// Every node of the environment: masters first, then workers.
+    /// Every node of the environment: masters, workers and edge workers.
     pub fn node_count(&self) -> u32 {
-        self.masters + self.workers
+        self.masters + self.workers + self.edge_workers()
+    }
+
+    /// Workers at the edge (0 without `edge`).
+    pub fn edge_workers(&self) -> u32 {
+        self.edge.as_ref().map_or(0, |e| e.workers)
     }
 }
 

@@ -293,6 +293,15 @@ async fn delete(aws: &Aws, resource: &Resource) -> Result<(), MecError> {
                 .map_err(|e| MecError::from_sdk("DeleteRouteTable", e))?;
             Ok(())
         }
+        ResourceKind::CarrierGateway => {
+            // Its route table went first (kinds are deleted in order).
+            ec2.delete_carrier_gateway()
+                .carrier_gateway_id(id)
+                .send()
+                .await
+                .map_err(|e| MecError::from_sdk("DeleteCarrierGateway", e))?;
+            Ok(())
+        }
         ResourceKind::InternetGateway => {
             let gateways = ec2
                 .describe_internet_gateways()

@@ -33,6 +33,13 @@ locals {
         Resource = [local.registry_arn]
       },
       {
+        # A spec's edge zone is checked before a run starts (no resource-level permissions).
+        Sid      = "CheckEdgeZones"
+        Effect   = "Allow"
+        Action   = ["ec2:DescribeAvailabilityZones"]
+        Resource = ["*"]
+      },
+      {
         Sid      = "ReadPipelineExecutions"
         Effect   = "Allow"
         Action   = ["states:DescribeExecution", "states:GetExecutionHistory"]

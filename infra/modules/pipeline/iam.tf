@@ -12,7 +12,7 @@ locals {
   managed_resource = { StringEquals = { "aws:ResourceTag/mec:managed-by" = "mec" } }
   managed_request  = { StringEquals = { "aws:RequestTag/mec:managed-by" = "mec" } }
 
-  network_created = ["vpc", "subnet", "internet-gateway", "route-table", "security-group"]
+  network_created = ["vpc", "subnet", "internet-gateway", "carrier-gateway", "route-table", "security-group"]
 
   launch_statements = [
     {
@@ -87,18 +87,25 @@ locals {
     network = [
       {
         Sid      = "DescribeNetwork"
-        Action   = ["ec2:DescribeVpcs", "ec2:DescribeSubnets", "ec2:DescribeInternetGateways", "ec2:DescribeRouteTables", "ec2:DescribeSecurityGroups", "ec2:DescribeInstanceTypeOfferings"]
+        Action   = ["ec2:DescribeVpcs", "ec2:DescribeSubnets", "ec2:DescribeInternetGateways", "ec2:DescribeCarrierGateways", "ec2:DescribeRouteTables", "ec2:DescribeSecurityGroups", "ec2:DescribeInstanceTypeOfferings", "ec2:DescribeAvailabilityZones"]
+        Resource = ["*"]
+      },
+      {
+        # An edge zone's group (Local Zones, Wavelength Zones) is opted in once per account;
+        # the action has no resource-level permissions (Service Authorization Reference).
+        Sid      = "OptInEdgeZoneGroups"
+        Action   = ["ec2:ModifyAvailabilityZoneGroup"]
         Resource = ["*"]
       },
       {
         Sid       = "CreateTaggedNetwork"
-        Action    = ["ec2:CreateVpc", "ec2:CreateSubnet", "ec2:CreateInternetGateway", "ec2:CreateRouteTable", "ec2:CreateSecurityGroup"]
+        Action    = ["ec2:CreateVpc", "ec2:CreateSubnet", "ec2:CreateInternetGateway", "ec2:CreateCarrierGateway", "ec2:CreateRouteTable", "ec2:CreateSecurityGroup"]
         Resource  = [for t in local.network_created : "${local.ec2_arn}:${t}/*"]
         Condition = local.managed_request
       },
       {
         Sid       = "CreateInMecVpcs"
-        Action    = ["ec2:CreateSubnet", "ec2:CreateRouteTable", "ec2:CreateSecurityGroup"]
+        Action    = ["ec2:CreateSubnet", "ec2:CreateCarrierGateway", "ec2:CreateRouteTable", "ec2:CreateSecurityGroup"]
         Resource  = ["${local.ec2_arn}:vpc/*"]
         Condition = local.managed_resource
       },
@@ -106,7 +113,7 @@ locals {
         Sid       = "TagAtCreation"
         Action    = ["ec2:CreateTags"]
         Resource  = [for t in local.network_created : "${local.ec2_arn}:${t}/*"]
-        Condition = { StringEquals = { "ec2:CreateAction" = ["CreateVpc", "CreateSubnet", "CreateInternetGateway", "CreateRouteTable", "CreateSecurityGroup"] } }
+        Condition = { StringEquals = { "ec2:CreateAction" = ["CreateVpc", "CreateSubnet", "CreateInternetGateway", "CreateCarrierGateway", "CreateRouteTable", "CreateSecurityGroup"] } }
       },
       {
         Sid       = "ConfigureMecNetwork"
@@ -178,12 +185,12 @@ locals {
     teardown = [
       {
         Sid      = "FindEverythingTagged"
-        Action   = ["ec2:DescribeInstances", "ec2:DescribeVolumes", "ec2:DescribeSecurityGroups", "ec2:DescribeRouteTables", "ec2:DescribeInternetGateways", "ec2:DescribeSubnets", "ec2:DescribeVpcs"]
+        Action   = ["ec2:DescribeInstances", "ec2:DescribeVolumes", "ec2:DescribeSecurityGroups", "ec2:DescribeRouteTables", "ec2:DescribeInternetGateways", "ec2:DescribeCarrierGateways", "ec2:DescribeSubnets", "ec2:DescribeVpcs"]
         Resource = ["*"]
       },
       {
         Sid       = "DeleteOnlyMecResources"
-        Action    = ["ec2:TerminateInstances", "ec2:DeleteVolume", "ec2:DeleteSecurityGroup", "ec2:DisassociateRouteTable", "ec2:DeleteRouteTable", "ec2:DetachInternetGateway", "ec2:DeleteInternetGateway", "ec2:DeleteSubnet", "ec2:DeleteVpc"]
+        Action    = ["ec2:TerminateInstances", "ec2:DeleteVolume", "ec2:DeleteSecurityGroup", "ec2:DisassociateRouteTable", "ec2:DeleteRouteTable", "ec2:DetachInternetGateway", "ec2:DeleteInternetGateway", "ec2:DeleteCarrierGateway", "ec2:DeleteSubnet", "ec2:DeleteVpc"]
         Resource  = [for t in concat(["instance", "volume"], local.network_created) : "${local.ec2_arn}:${t}/*"]
         Condition = local.managed_resource
       },

@@ -15,12 +15,13 @@ by hand; the other rules cite their page next to them:
 | operation(s) | checks | source beyond the SAR table |
 |---|---|---|
 | ec2 Describe* (those with no resource types) | `ec2:Describe…` on `*` | EC2 User Guide, "Example: Read-only access" (Describe* support no resource-level permissions) |
-| ec2 CreateVpc / CreateSubnet / CreateInternetGateway / CreateRouteTable / CreateSecurityGroup | the new resource (`<type>/*`, aws:RequestTag, aws:TagKeys), the VPC it goes in (its tags) | SAR |
+| ec2 ModifyAvailabilityZoneGroup | `ec2:ModifyAvailabilityZoneGroup` on `*` (no resource types) | SAR |
+| ec2 CreateVpc / CreateSubnet / CreateInternetGateway / CreateRouteTable / CreateSecurityGroup / CreateCarrierGateway | the new resource (`<type>/*`, aws:RequestTag, aws:TagKeys), the VPC it goes in (its tags) | SAR |
 | … with TagSpecifications | + `ec2:CreateTags` on each tagged new resource, `ec2:CreateAction` = the operation | EC2 User Guide, "Grant permission to tag Amazon EC2 resources during creation" |
 | ec2 RunInstances | instance, network-interface, volume (new: aws:RequestTag), subnet, security group(s), image and its EBS snapshot (existing: their tags), key pair / launch template / placement group when named, `spot-instances-request/*` for a spot launch | SAR; EC2 User Guide "Example: Launch instances (RunInstances)" (volume); "Tag Spot Instance requests" (spot-instances-request); Karpenter's controller policy, statement AllowScopedEC2InstanceAccessActions (image/* and snapshot/* for RunInstances) and AllowScopedEC2InstanceActionsWithTags (spot-instances-request/*) |
 | … implied | `ec2:CreateTags` (`ec2:CreateAction` = RunInstances) per TagSpecification; `iam:PassRole` on the instance profile's role (`iam:PassedToService` = ec2.amazonaws.com) | EC2 User Guide, "IAM roles for Amazon EC2: Permissions required to use roles with EC2 (iam:PassRole)" |
 | ec2 CreateTags | each resource (its tags: aws:ResourceTag, ec2:ResourceTag), aws:RequestTag, aws:TagKeys | SAR |
-| ec2 Modify/Attach/Detach/Associate/Disassociate/CreateRoute/AuthorizeSecurityGroupIngress/Terminate/Delete* | every resource the SAR row lists for the request's ids, with their tags | SAR |
+| ec2 Modify/Attach/Detach/Associate/Disassociate/CreateRoute/AuthorizeSecurityGroupIngress/Terminate/Delete* (DeleteCarrierGateway: carrier-gateway) | every resource the SAR row lists for the request's ids, with their tags | SAR |
 | ssm GetParameter(s) / GetParametersByPath / PutParameter / DeleteParameter(s) | the parameter ARN (public `/aws/service/…` parameters have no account) | SAR; Systems Manager User Guide, "Working with public parameters" |
 | … SecureString | `kms:Decrypt` (read WithDecryption), `kms:Encrypt` (write, Standard tier) or `kms:GenerateDataKey` (write, Advanced) on the parameter's key, kms:ViaService = ssm.<region>.amazonaws.com, kms:EncryptionContext:PARAMETER_ARN; the key policy decides with the identity policy; the AWS managed key aws/ssm is allowed by its own key policy | KMS Developer Guide, "How AWS Systems Manager Parameter Store uses AWS KMS" (services-parameter-store.html) |
 | … with Tags | + `ssm:AddTagsToResource` on the parameter | CloudFormation User Guide, AWS::SSM::Parameter ("ssm:PutParameter and ssm:AddTagsToResource") |
@@ -148,7 +149,7 @@ EC2_TYPES = {  # id prefix -> resource type in the ARN (SAR "Resource types defi
     "vpce": "vpc-endpoint", "pl": "prefix-list", "sgr": "security-group-rule",
     "eigw": "egress-only-internet-gateway", "pcx": "vpc-peering-connection", "tgw": "transit-gateway",
     "fl": "vpc-flow-log", "vgw": "vpn-gateway", "cgw": "customer-gateway", "vpn": "vpn-connection",
-    "pg": "placement-group",
+    "pg": "placement-group", "cagw": "carrier-gateway",
 }
 # Resource types whose ARN has no account (SAR: image and snapshot ARNs).
 NO_ACCOUNT = {"image", "snapshot"}
@@ -217,7 +218,8 @@ def create_with_tags(kind: str, parent: str | None = None, parent_kind: str = "v
 for _name, _kind, _parent in [("CreateVpc", "vpc", None), ("CreateSubnet", "subnet", "VpcId"),
                               ("CreateInternetGateway", "internet-gateway", None),
                               ("CreateRouteTable", "route-table", "VpcId"),
-                              ("CreateSecurityGroup", "security-group", "VpcId")]:
+                              ("CreateSecurityGroup", "security-group", "VpcId"),
+                              ("CreateCarrierGateway", "carrier-gateway", "VpcId")]:
     OPERATIONS[("ec2", _name)] = create_with_tags(_kind, _parent)
 
 
@@ -253,6 +255,9 @@ OPERATIONS.update({
     ("ec2", "DeleteInternetGateway"): on_ids(("InternetGatewayId", "internet-gateway")),
     ("ec2", "DeleteSubnet"): on_ids(("SubnetId", "subnet")),
     ("ec2", "DeleteVpc"): on_ids(("VpcId", "vpc")),
+    ("ec2", "DeleteCarrierGateway"): on_ids(("CarrierGatewayId", "carrier-gateway")),
+    # No resource types (SAR): `*`, like the Describe* operations.
+    ("ec2", "ModifyAvailabilityZoneGroup"): _star,
 })
 
 

@@ -62,11 +62,22 @@ pub(crate) async fn launch_with_fallback(
     profile: &str,
     indexes: &[u32],
 ) -> Result<Vec<Instance>, MecError> {
-    let markets = markets(request.role, request.spec.spot);
+    // Edge workers: on demand (Spot is not offered in every edge zone), in their zone only.
+    let markets = match request.edge {
+        Some(_) => vec![Market::OnDemand],
+        None => markets(request.role, request.spec.spot),
+    };
     let mut attempt = 0u32;
     let mut refused = Vec::new();
     let first = indexes.first().copied().unwrap_or(0);
-    'zones: for placement in placements_for(request.network, request.role, first) {
+    let placements = match request.edge {
+        Some(edge) => vec![Subnet {
+            subnet_id: edge.subnet_id.clone(),
+            availability_zone: edge.zone.clone(),
+        }],
+        None => placements_for(request.network, request.role, first),
+    };
+    'zones: for placement in placements {
         for market in &markets {
             let target = Target {
                 subnet: &placement,
@@ -153,8 +164,6 @@ pub(crate) async fn run_batch(
         .instance_type(request.instance_type().into())
         .min_count(count)
         .max_count(count)
-        .subnet_id(&target.subnet.subnet_id)
-        .security_group_ids(&request.network.security_group_id)
         .iam_instance_profile(
             IamInstanceProfileSpecification::builder()
                 .name(profile)
@@ -173,7 +182,10 @@ pub(crate) async fn run_batch(
                 .ebs(
                     EbsBlockDevice::builder()
                         .volume_size(spec.root_volume_gib as i32)
-                        .volume_type(VolumeType::Gp3)
+                        .volume_type(match request.edge {
+                            Some(edge) => VolumeType::from(edge.volume_type.as_str()),
+                            None => VolumeType::Gp3,
+                        })
                         .encrypted(true)
                         .delete_on_termination(true)
                         .build(),
@@ -191,6 +203,24 @@ pub(crate) async fn run_batch(
             role,
             batch,
         ));
+    // A Wavelength Zone's instances get a carrier address, asked for on the network interface
+    // (RunInstances NetworkInterface AssociateCarrierIpAddress); every other one gets its
+    // subnet's public address.
+    call = match request.edge {
+        Some(edge) if edge.zone_type == crate::edge::ZoneType::WavelengthZone => call
+            .network_interfaces(
+                InstanceNetworkInterfaceSpecification::builder()
+                    .device_index(0)
+                    .subnet_id(&target.subnet.subnet_id)
+                    .groups(&request.network.security_group_id)
+                    .associate_carrier_ip_address(true)
+                    .delete_on_termination(true)
+                    .build(),
+            ),
+        _ => call
+            .subnet_id(&target.subnet.subnet_id)
+            .security_group_ids(&request.network.security_group_id),
+    };
     if target.market == Market::Spot {
         call = call.instance_market_options(
             InstanceMarketOptionsRequest::builder()

@@ -52,15 +52,17 @@ pub async fn find_instances(
     Ok(found)
 }
 
-/// Gives instances that a died launch left without an index the lowest free indexes.
+/// Gives instances that a died launch left without an index the lowest free indexes of
+/// `indexes` (the launch's own range).
 pub(crate) async fn index_untagged(
     aws: &Aws,
     environment: &str,
     role: Role,
     instances: &mut [IndexedInstance],
+    indexes: &std::ops::Range<u32>,
 ) -> Result<(), MecError> {
-    let total = instances.len() as u32;
-    let mut free = free_indexes(instances, total).into_iter();
+    let end = indexes.start + (instances.len() as u32).max(indexes.end - indexes.start);
+    let mut free = free_indexes(instances, &(indexes.start..end)).into_iter();
     for entry in instances.iter_mut().filter(|i| i.index == u32::MAX) {
         if let Some(index) = free.next() {
             tag_index(aws, environment, role, &entry.instance, index).await?;
@@ -70,9 +72,13 @@ pub(crate) async fn index_untagged(
     Ok(())
 }
 
-/// Indexes below `count` that no instance carries yet, lowest first.
-pub(crate) fn free_indexes(instances: &[IndexedInstance], count: u32) -> Vec<u32> {
-    (0..count)
+/// Indexes of `indexes` that no instance carries yet, lowest first.
+pub(crate) fn free_indexes(
+    instances: &[IndexedInstance],
+    indexes: &std::ops::Range<u32>,
+) -> Vec<u32> {
+    indexes
+        .clone()
         .filter(|i| !instances.iter().any(|e| e.index == *i))
         .collect()
 }

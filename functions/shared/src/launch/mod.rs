@@ -16,7 +16,8 @@ use aws_sdk_ec2::types::{
     ArchitectureType, BlockDeviceMapping, EbsBlockDevice, Filter, HttpTokensState,
     IamInstanceProfileSpecification, Instance, InstanceInterruptionBehavior, InstanceLifecycleType,
     InstanceMarketOptionsRequest, InstanceMetadataEndpointState, InstanceMetadataOptionsRequest,
-    MarketType, ResourceType, SpotInstanceType, SpotMarketOptions, VolumeType,
+    InstanceNetworkInterfaceSpecification, MarketType, ResourceType, SpotInstanceType,
+    SpotMarketOptions, VolumeType,
 };
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use tracing::{info, warn};
@@ -24,7 +25,7 @@ use tracing::{info, warn};
 use crate::aws::Aws;
 use crate::consistency;
 use crate::error::MecError;
-use crate::model::{Market, Network, Node, Subnet};
+use crate::model::{EdgeNetwork, Market, Network, Node, Subnet};
 use crate::naming;
 use crate::send_after_create;
 use crate::settings::Settings;
@@ -49,27 +50,50 @@ pub struct LaunchRequest<'a> {
     pub run_id: &'a str,
     pub network: &'a Network,
     pub role: Role,
+    /// Some: this launch is the edge workers' (in the edge zone's subnet), numbered after the
+    /// region's workers.
+    pub edge: Option<&'a EdgeNetwork>,
 }
 
 impl LaunchRequest<'_> {
     fn count(&self) -> u32 {
-        match self.role {
-            Role::Master => self.spec.masters,
-            Role::Worker => self.spec.workers,
-            Role::Network => 0,
+        match (self.role, self.edge) {
+            (Role::Worker, Some(_)) => self.spec.edge_workers(),
+            (Role::Master, _) => self.spec.masters,
+            (Role::Worker, None) => self.spec.workers,
+            (Role::Network, _) => 0,
         }
     }
 
+    /// The node indexes this launch owns: the edge workers follow the region's.
+    fn indexes(&self) -> std::ops::Range<u32> {
+        let first = match self.edge {
+            Some(_) => self.spec.workers,
+            None => 0,
+        };
+        first..first + self.count()
+    }
+
+    /// True for an instance of this launch's pool: in the edge subnet for the edge workers,
+    /// elsewhere for the others.
+    fn owns(&self, instance: &Instance) -> bool {
+        let edge_subnet = self.network.edge.as_ref().map(|e| e.subnet_id.as_str());
+        let in_edge = edge_subnet.is_some() && instance.subnet_id() == edge_subnet;
+        in_edge == self.edge.is_some()
+    }
+
     fn instance_type(&self) -> &str {
-        match self.role {
-            Role::Worker => &self.spec.worker_instance_type,
+        match (self.role, self.edge) {
+            (_, Some(edge)) => &edge.instance_type,
+            (Role::Worker, None) => &self.spec.worker_instance_type,
             _ => &self.spec.instance_type,
         }
     }
 
     fn instance_type_field(&self) -> &'static str {
-        match self.role {
-            Role::Worker => "worker_instance_type",
+        match (self.role, self.edge) {
+            (_, Some(_)) => "edge.zone",
+            (Role::Worker, None) => "worker_instance_type",
             _ => "instance_type",
         }
     }
@@ -83,9 +107,14 @@ pub async fn ensure_nodes(
     request: &LaunchRequest<'_>,
 ) -> Result<Vec<Node>, MecError> {
     let count = request.count();
+    let indexes = request.indexes();
     let environment = request.spec.name.as_str();
-    let mut instances = find_instances(aws, environment, Some(request.role)).await?;
-    index_untagged(aws, environment, request.role, &mut instances).await?;
+    let mut instances: Vec<IndexedInstance> = find_instances(aws, environment, Some(request.role))
+        .await?
+        .into_iter()
+        .filter(|i| request.owns(&i.instance))
+        .collect();
+    index_untagged(aws, environment, request.role, &mut instances, &indexes).await?;
 
     let missing = count.saturating_sub(instances.len() as u32);
     if missing > 0 {
@@ -93,7 +122,7 @@ pub async fn ensure_nodes(
             MecError::Configuration("MEC_NODE_INSTANCE_PROFILE is not set".into())
         })?;
         let image = resolve_image(aws, settings, request).await?;
-        let mut free = free_indexes(&instances, count);
+        let mut free = free_indexes(&instances, &indexes);
         while !free.is_empty() {
             let batch: Vec<u32> = free
                 .drain(..free.len().min(batch_size(settings, request.role)))
@@ -123,7 +152,7 @@ pub async fn ensure_nodes(
     instances.sort_by_key(|i| i.index);
     Ok(instances
         .iter()
-        .filter(|i| i.index < count)
+        .filter(|i| indexes.contains(&i.index))
         .map(|i| to_node(environment, request.role, i))
         .collect())
 }
@@ -156,7 +185,19 @@ fn to_node(environment: &str, role: Role, entry: &IndexedInstance) -> Node {
         role,
         index: entry.index,
         private_ip: entry.instance.private_ip_address().map(str::to_string),
-        public_ip: entry.instance.public_ip_address().map(str::to_string),
+        // A Wavelength instance has a carrier address instead (reached from the carrier's
+        // network).
+        public_ip: entry
+            .instance
+            .public_ip_address()
+            .or_else(|| {
+                entry
+                    .instance
+                    .network_interfaces()
+                    .iter()
+                    .find_map(|n| n.association().and_then(|a| a.carrier_ip()))
+            })
+            .map(str::to_string),
         market: Some(market_of(&entry.instance)),
         availability_zone: entry
             .instance
@@ -199,14 +240,41 @@ pub async fn handle_launch(
         _ => "workers",
     };
     let span = tracing::info_span!("step", environment = %input.spec.name, step);
+    if input.spec.edge.is_some() && input.network.edge.is_none() && role == Role::Worker {
+        return Err(MecError::invalid_input(
+            "network.edge",
+            "is missing: the spec has edge workers (run the network step again)",
+        ));
+    }
     let request = LaunchRequest {
         spec: &input.spec,
         run_id: &input.run_id,
         network: &input.network,
         role,
+        edge: None,
     };
-    let nodes =
-        tracing::Instrument::instrument(ensure_nodes(aws, settings, &request), span).await?;
+    // The edge workers launch next to the region's, in their own zone.
+    let edge = match (role, input.network.edge.as_ref()) {
+        (Role::Worker, Some(edge)) if input.spec.edge_workers() > 0 => Some(LaunchRequest {
+            edge: Some(edge),
+            ..request.clone()
+        }),
+        _ => None,
+    };
+    let launches = async {
+        match &edge {
+            Some(edge) => {
+                let (mut nodes, edge_nodes) = tokio::try_join!(
+                    ensure_nodes(aws, settings, &request),
+                    ensure_nodes(aws, settings, edge)
+                )?;
+                nodes.extend(edge_nodes);
+                Ok(nodes)
+            }
+            None => ensure_nodes(aws, settings, &request).await,
+        }
+    };
+    let nodes = tracing::Instrument::instrument(launches, span).await?;
     Ok(LaunchOutput { nodes })
 }
 
@@ -224,9 +292,11 @@ mod tests {
     #[test]
     fn free_indexes_fill_the_gaps_first() {
         let existing = [indexed(0), indexed(2), indexed(u32::MAX)];
-        assert_eq!(free_indexes(&existing, 5), vec![1, 3, 4]);
-        assert_eq!(free_indexes(&[], 3), vec![0, 1, 2]);
-        assert!(free_indexes(&[indexed(0)], 1).is_empty());
+        assert_eq!(free_indexes(&existing, &(0..5)), vec![1, 3, 4]);
+        assert_eq!(free_indexes(&[], &(0..3)), vec![0, 1, 2]);
+        assert!(free_indexes(&[indexed(0)], &(0..1)).is_empty());
+        // The edge workers' range follows the region's workers.
+        assert_eq!(free_indexes(&existing, &(2..5)), vec![3, 4]);
     }
 
     #[test]
@@ -247,6 +317,7 @@ mod tests {
                 subnet("subnet-b", "az-b"),
                 subnet("subnet-c", "az-c"),
             ],
+            edge: None,
         };
         let zones = |role, index| -> Vec<String> {
             placements_for(&network, role, index)
