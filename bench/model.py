@@ -58,6 +58,15 @@ LATENCY: dict[str, Figure] = {
     "addon_seconds": Figure(15.0, "estimate (canonical/microk8s#174: add-ons need 10-20 s after start)"),
 }
 
+# Edge workers (Local Zones, Wavelength Zones): no published boot or SSM registration figure
+# differs from the region's. Their instances are the same Nitro types and AMIs (Wavelength
+# Developer Guide, "Quotas and considerations": t3, r5, g4dn), launched by the same RunInstances;
+# the SSM agent registers with the region's endpoint through the carrier or internet gateway, a
+# few more milliseconds of round trip (AWS Local Zones: "single-digit millisecond latency" to
+# users; the parent region is farther), nothing on the scale of the 30 s registration figure.
+# So the world gives them the region's latencies, and the benchmark measures what mec adds.
+EDGE = Figure(0.0, "no published edge-specific boot/registration figure: the region's figures apply")
+
 # Add-ons of the benchmark's spec (the pipeline's default set: dns, hostpath-storage) that cost
 # time: MicroK8s (1.28+) comes with dns, ha-cluster, helm and helm3 enabled (so does the node
 # simulator), so `microk8s enable dns` returns at once and only hostpath-storage waits.

@@ -152,6 +152,12 @@ def render(results: dict[str, Any]) -> str:
              "teardowns", "longest wait for an execution environment"],
             [[s["environments"], s["statuses"].get("SUCCEEDED", 0), s["throttled_failures"], f"{s['wall_all']:.1f}",
               f"{s['wall_one']:.1f}", f"{s['ratio']:.2f}×", s["teardowns"], f"{s['max_queued_ms']:.0f} ms"]]))
+    if results.get("edge"):
+        e = results["edge"]
+        parts.append("### Edge workers (1 regional + 1 Wavelength worker, modelled)\n\n" + table(
+            ["zone", "time to Ready", "lower bound (1 worker)", "edge worker Ready after the regional one", "goal"],
+            [[e["zone"], _m(e["modelled"]), _m(e["lower_bound"]), f"{e['gap_seconds']:+.1f} s", "≤ 10 s"]])
+            + f"\n\nEdge boot and registration: {model.EDGE.source}.")
     if results.get("faults"):
         parts.append(faults_section(results["faults"]))
     return "\n\n".join(parts) + "\n"

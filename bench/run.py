@@ -9,12 +9,15 @@ overhead (the emulator's and the binaries' own work, which does not scale): the 
 (wall - the action steps' real time) / scale (bench/model.py explains why); each size runs at
 two scales.
 
+The part `edge` creates one environment with a worker in the region and one in a Wavelength Zone
+and reports how much later the edge worker turns Ready (goal: within 10 s).
+
 The part `faults` runs creates under bench/model.py's FAULT_PROFILE (throttling and 5xx, lost
 answers, Lambda invoke errors, the EC2 consistency window) and reports p50 and p95 of their
 modelled time to Ready against the lower bound.
 
 Usage: .venv/bin/python bench/run.py   (env: MEC_LOCAL_PORT, CARGO_TARGET_DIR, MEC_BENCH_SCALES,
-       MEC_BENCH_SIZES, MEC_BENCH_PARTS=ready,cost,cold,scale,faults, MEC_BENCH_FAULT_RUNS,
+       MEC_BENCH_SIZES, MEC_BENCH_PARTS=ready,cost,cold,scale,faults,edge, MEC_BENCH_FAULT_RUNS,
        MEC_BENCH_FAULT_SIZES, MEC_BENCH_FAULT_SCALE, MEC_BENCH_BINARIES)
 """
 
@@ -33,7 +36,7 @@ import urllib.request
 from collections import Counter
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import boto3
 
@@ -50,9 +53,11 @@ WORLD_BINARIES = Path(os.environ.get("MEC_BENCH_BINARIES", RELEASE))
 FUNCTIONS = ["validate", "network", "lifecycle", "master", "workers", "install", "join", "teardown", "reaper", "api"]
 SCALES = [float(s) for s in os.environ.get("MEC_BENCH_SCALES", "0.25,1").split(",")]
 SIZES = [int(s) for s in os.environ.get("MEC_BENCH_SIZES", "0,2,10,50").split(",")]
-PARTS = set(os.environ.get("MEC_BENCH_PARTS", "ready,cost,cold,scale,faults").split(","))
+PARTS = set(os.environ.get("MEC_BENCH_PARTS", "ready,cost,cold,scale,faults,edge").split(","))
 # The parts that run the local world.
-WORLD_PARTS = {"ready", "cost", "scale", "faults"}
+WORLD_PARTS = {"ready", "cost", "scale", "faults", "edge"}
+# The world's Wavelength Zone (local/world/edge_zones.py).
+EDGE_ZONE = "us-east-1-wl1-bos-wlz-1"
 COST_SIZES = (2, 50)
 COLD_STARTS = 20
 SCALE_ENVIRONMENTS = 20
@@ -172,12 +177,14 @@ def transitions(events: list[dict[str, Any]]) -> tuple[int, Counter]:
 # --- 1 and 2: time to Ready and cost ----------------------------------------------------------
 
 def provision(world: World, arns: dict[str, str], name: str, workers: int, scale: float,
-              teardown_scale: float | None = None) -> dict[str, Any]:
+              teardown_scale: float | None = None, extra: dict[str, Any] | None = None,
+              inspect: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
     """One create to READY at `scale`, measured, then its teardown (at `teardown_scale`, which
-    nothing measures: by default the same scale)."""
+    nothing measures: by default the same scale). `extra`: more spec fields; `inspect`: called
+    with the result while the environment still exists."""
     sfn = world.client("stepfunctions")
     world.set_faults(model.faults(scale))
-    execution = start(sfn, arns["provision"], f"{name}--c", {"name": name, "workers": workers})
+    execution = start(sfn, arns["provision"], f"{name}--c", {"name": name, "workers": workers, **(extra or {})})
     done = wait(sfn, execution)
     if done["status"] != "SUCCEEDED":
         raise SystemExit(f"{name} ({workers} workers, scale {scale}) {done['status']}: {done.get('error')}: {done.get('cause')}")
@@ -191,6 +198,8 @@ def provision(world: World, arns: dict[str, str], name: str, workers: int, scale
     result["waited"] = model.waited_seconds(events)
     result["overhead"] = model.control_seconds(events)
     result["modelled"] = (result["wall"] - result["overhead"]) / scale
+    if inspect is not None:
+        inspect(result)
     time.sleep(1)  # keeps the teardown's calls out of the create's window
     if teardown_scale is not None:
         world.set_faults(model.faults(teardown_scale))
@@ -264,6 +273,42 @@ def time_to_ready(world: World, arns: dict[str, str]) -> tuple[list[dict[str, An
         if workers in COST_SIZES and "cost" in PARTS:
             costs[workers] = cost_of(world, runs[-1][1], workers)
     return rows, costs
+
+
+def node_ready_times(world: World, name: str) -> dict[str, dict[str, Any]]:
+    """Each worker's zone and when it turned Ready on the master (epoch seconds), from the
+    simulated cluster's state: its join plus the join-to-Ready latency, as nodesim/state.py
+    decides readiness."""
+    cluster = json.loads((world.state / "clusters" / name / "state.json").read_text())
+    scale, latency = cluster["time_scale"], cluster["latency"]
+    zones = cluster.get("zones", {})
+    found = {}
+    for instance_id, node in cluster["nodes"].items():
+        if node.get("joined_at") and "-worker-" in (node.get("node_name") or ""):
+            found[node["node_name"]] = {"zone": zones.get(instance_id),
+                                        "ready": node["joined_at"] + latency.get("joined_ready_seconds", 0.0) * scale}
+    return found
+
+
+def edge_workers(world: World, arns: dict[str, str]) -> dict[str, Any]:
+    """Time to Ready with a worker in the region and one in a Wavelength Zone, at the largest
+    scale, and how much later (modelled seconds) the edge worker turned Ready than the
+    regional one. The model gives edge nodes the region's boot and registration figures
+    (bench/model.py EDGE)."""
+    scale = SCALES[-1]
+    name = "ttr-edge"
+    seen: dict[str, Any] = {}
+    spec = {"edge": {"zone": EDGE_ZONE, "workers": 1}}
+    run = provision(world, arns, name, 1, scale, extra=spec,
+                    inspect=lambda _: seen.update(node_ready_times(world, name)))
+    regional = [n["ready"] for n in seen.values() if n["zone"] != EDGE_ZONE]
+    edge = [n["ready"] for n in seen.values() if n["zone"] == EDGE_ZONE]
+    if not regional or not edge:
+        raise SystemExit(f"{name}: expected a regional and an edge worker, found {seen}")
+    gap = (max(edge) - max(regional)) / scale
+    log(f"edge: modelled {run['modelled']:.1f} s to Ready; the edge worker Ready {gap:+.1f} s after the regional one")
+    return {"zone": EDGE_ZONE, "scale": scale, "modelled": run["modelled"], "gap_seconds": gap,
+            "lower_bound": model.lower_bound(1, prefetch=True), "tasks": run["tasks"]}
 
 
 def cost_only(world: World, arns: dict[str, str]) -> dict[int, dict[str, Any]]:
@@ -515,6 +560,8 @@ def main() -> None:
                 single = two["walls"][str(SCALES[-1])] if two else None
             elif "cost" in PARTS:
                 results["cost"] = cost_only(world, arns)
+            if "edge" in PARTS:
+                results["edge"] = edge_workers(world, arns)
             if "scale" in PARTS:
                 results["scale"] = scale(world, arns, single)
             if "faults" in PARTS:

@@ -66,6 +66,7 @@ enum Command {
   mec create --name lab-1 --workers 3 --addon dns --addon ingress --ttl 8 --wait
   mec create -f lab.yaml --workers 5          # the file, with 5 workers
   cat lab.json | mec create -f - -o json
+  mec create --name lab-edge --edge-zone us-east-1-wl1-bos-wlz-1 --edge-workers 2  # workers at the edge
 
 Creating a name that exists with the same spec starts nothing and exits 0; with another spec
 it exits 5 (NameTaken).")]

@@ -1,4 +1,4 @@
-"""The `microk8s` stand-in: MicroK8s 1.32's command wrappers, their argument parsers and the
+r"""The `microk8s` stand-in: MicroK8s 1.32's command wrappers, their argument parsers and the
 cluster they act on (add-ons: addons.py; certificates and kubeconfig: pki.py).
 
 Each subcommand parses its arguments as its MicroK8s script does: argparse for status and

@@ -125,3 +125,24 @@ def test_every_edge_refusal_names_the_field_through_the_api_and_the_cli_and_crea
         assert done.returncode == 2 and f"`{field}`" in done.stderr and rule in done.stderr, done.stderr
     assert tagged(endpoint, name) == []
     assert call(api, "GET", f"/environments/{name}")[0] == 404
+
+
+def test_the_network_step_twice_creates_the_edge_network_once(world):
+    endpoint, _, _ = world
+    name = "edge-twice"
+    payload = json.dumps({"spec": {"name": name, "edge": {"zone": WAVELENGTH, "workers": 1}}, "run_id": "twice-1"})
+    lam = client(endpoint, "lambda")
+    outputs = []
+    for _ in range(2):
+        answer = lam.invoke(FunctionName="mec-network", Payload=payload.encode())
+        body = json.loads(answer["Payload"].read())
+        assert "FunctionError" not in answer, body
+        outputs.append(body)
+    assert outputs[0] == outputs[1], "the second call finds what the first created"
+    ec2 = client(endpoint, "ec2")
+    mine = [{"Name": "tag:mec:environment", "Values": [name]}]
+    assert len(ec2.describe_carrier_gateways(Filters=mine)["CarrierGateways"]) == 1
+    zones = [s["AvailabilityZone"] for s in ec2.describe_subnets(Filters=mine)["Subnets"]]
+    assert zones.count(WAVELENGTH) == 1 and len(zones) == len(set(zones))
+    assert len(ec2.describe_route_tables(Filters=mine)["RouteTables"]) == 2, "public and edge"
+    torn_down(endpoint, name)

@@ -513,6 +513,30 @@ mod tests {
             ),
             (json!({"name": "lab", "tags": {"team": 3}}), "tags.team"),
             (json!({"name": "lab", "colour": "blue"}), "colour"),
+            (
+                json!({"name": "lab", "edge": {"zone": "us-east-1a", "workers": 1}}),
+                "edge.zone",
+            ),
+            (
+                json!({"name": "lab", "edge": {"zone": "US-EAST-1-BOS-1A", "workers": 1}}),
+                "edge.zone",
+            ),
+            (
+                json!({"name": "lab", "edge": {"zone": "us-east-1-bos-1a", "workers": 0}}),
+                "edge.workers",
+            ),
+            (
+                json!({"name": "lab", "workers": 60, "edge": {"zone": "us-east-1-bos-1a", "workers": 41}}),
+                "edge.workers",
+            ),
+            (
+                json!({"name": "lab", "edge": {"zone": "us-east-1-bos-1a"}}),
+                "edge.workers",
+            ),
+            (
+                json!({"name": "lab", "edge": {"zone": "us-east-1-bos-1a", "workers": 1, "spot": true}}),
+                "edge.spot",
+            ),
         ];
         for (input, expected) in cases {
             assert_eq!(field_of(spec(input.clone())), expected, "input: {input}");
@@ -531,6 +555,30 @@ mod tests {
         let text = err.map(|e| e.to_string()).unwrap_or_default();
         assert!(text.contains("masters"), "{text}");
         assert!(text.contains("must be 1, or 3"), "{text}");
+    }
+
+    #[test]
+    fn edge_workers_count_as_x86_64_nodes_of_the_cluster() {
+        let edge = json!({"zone": "us-east-1-wl1-bos-wlz-1", "workers": 2});
+        let s = spec(json!({"name": "lab", "workers": 0, "edge": edge.clone()}))
+            .unwrap_or_else(|e| unreachable!("{e}"));
+        assert_eq!((s.node_count(), s.edge_workers()), (3, 2));
+        // An x86_64-only add-on: refused with the default Graviton control plane, accepted with
+        // an x86_64 one, the edge workers being x86_64 too.
+        let arm =
+            spec(json!({"name": "lab", "addons": ["kubeflow-pipelines"], "edge": edge.clone()}));
+        assert_eq!(field_of(arm), "addons[0]");
+        let x86 = spec(
+            json!({"name": "lab", "instance_type": "t3.xlarge", "worker_instance_type": "t3.xlarge",
+                              "addons": ["kubeflow-pipelines"], "edge": edge}),
+        );
+        assert!(x86.is_ok(), "{x86:?}");
+        // Without `edge`, the spec serializes as before (the registry compares specs).
+        let plain = spec(json!({"name": "lab"})).unwrap_or_else(|e| unreachable!("{e}"));
+        assert!(serde_json::to_value(&plain)
+            .unwrap_or_default()
+            .get("edge")
+            .is_none());
     }
 
     #[test]
