@@ -8,18 +8,15 @@ opts in, `opted` opts in both groups for the rest (opt-in lasts the world's life
 
 from __future__ import annotations
 
-import json
 import sys
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
-import botocore.config
-import botocore.exceptions
 import pytest
 
-from conftest import BINARIES, ROOT, client
+import test_world_ec2 as ec2_world
+from conftest import BINARIES, ROOT
 
 sys.path.insert(0, str(ROOT / "local"))
 sys.path.insert(0, str(ROOT / "local" / "moto"))
@@ -28,7 +25,6 @@ from world.edge_zones import ZONES  # noqa: E402
 
 pytestmark = pytest.mark.skipif(not BINARIES.exists(), reason=f"no Lambda binaries in {BINARIES}")
 
-RAW = botocore.config.Config(parameter_validation=False, retries={"total_max_attempts": 1})
 AMI = "ami-12c6146b"  # one of moto's default images
 WAVELENGTH = "us-east-1-wl1-bos-wlz-1"
 WAVELENGTH_2 = "us-east-1-wl1-nyc-wlz-1"
@@ -37,22 +33,8 @@ GROUPS = ("us-east-1-wl1", "us-east-1-bos-1")
 ENVIRONMENT_TAG = "mec:environment"
 
 
-class World:
-    """The bare world's EC2 client and faults.json, for one test."""
-
-    def __init__(self, endpoint: str, state: Path) -> None:
-        self.state = state
-        self.ec2 = client(endpoint, "ec2", config=RAW)
-        self.set()
-
-    def set(self, **values: Any) -> None:
-        (self.state / "faults.json").write_text(json.dumps({"consistency_seconds": 0, **values}))
-
-    def refused(self, call: Any, **params: Any) -> tuple[str, str]:
-        with pytest.raises(botocore.exceptions.ClientError) as refused:
-            call(**params)
-        error = refused.value.response["Error"]
-        return error["Code"], error["Message"]
+class World(ec2_world.World):
+    """The bare world of test_world_ec2 (EC2 client, faults.json, `refused`), with edge helpers."""
 
     def vpc(self) -> str:
         second = uuid.uuid4().int % 200 + 20
