@@ -146,3 +146,17 @@ def test_the_network_step_twice_creates_the_edge_network_once(world):
     assert zones.count(WAVELENGTH) == 1 and len(zones) == len(set(zones))
     assert len(ec2.describe_route_tables(Filters=mine)["RouteTables"]) == 2, "public and edge"
     torn_down(endpoint, name)
+
+
+def test_a_small_vpc_keeps_a_block_for_the_edge_subnet(world):
+    """A /23 VPC holds two subnet blocks: the region's primary and the edge zone's, not a second
+    regional zone (spec.rs refuses a /24 with edge: one block only)."""
+    endpoint, _, _ = world
+    name = "edge-small"
+    spec = {"name": name, "vpc_cidr": "10.7.0.0/23", "edge": {"zone": LOCAL_ZONE, "workers": 1}}
+    answer = client(endpoint, "lambda").invoke(FunctionName="mec-network",
+                                               Payload=json.dumps({"spec": spec, "run_id": "small-1"}).encode())
+    network = json.loads(answer["Payload"].read())
+    assert "FunctionError" not in answer, network
+    assert network["edge"]["zone"] == LOCAL_ZONE and len(network["subnets"]) == 1, network
+    torn_down(endpoint, name)

@@ -9,7 +9,10 @@ use mec_shared::zones::{self, EdgeZone};
 use mec_shared::{send_once, Aws, EnvironmentSpec, MecError};
 use tracing::info;
 
-use super::{by_env, create_subnet, map_public_ip_on_launch, name_tags, subnets_of};
+use mec_shared::cidr::Ipv4Cidr;
+use mec_shared::model::Subnet;
+
+use super::{by_env, create_subnet, map_public_ip_on_launch, name_tags};
 
 /// What the network step decided for the edge before creating anything.
 #[derive(Debug, Clone)]
@@ -40,13 +43,7 @@ impl EdgePlan {
 /// Checks the zone (of this region, a Local or Wavelength Zone), opts its group in when it is
 /// not, and picks the workers' instance type. Changes nothing else.
 pub(crate) async fn prepare(aws: &Aws, zone_name: &str) -> Result<EdgePlan, MecError> {
-    let region = aws
-        .ec2
-        .config()
-        .region()
-        .map(|r| r.to_string())
-        .unwrap_or_default();
-    let zone = zones::describe_zone(&aws.ec2, &region, zone_name).await?;
+    let zone = zones::describe_zone(&aws.ec2, zone_name).await?;
     if !zone.opted_in {
         opt_in(aws, &zone).await?;
     }
@@ -166,7 +163,8 @@ pub(crate) fn choose_instance_type(
     Ok((chosen.to_string(), reason))
 }
 
-/// The edge zone's subnet (found by its zone, else created in the lowest free block). In a
+/// The edge zone's subnet (found by its zone among `existing`, else created in the lowest free
+/// block). In a
 /// Local Zone its instances get public addresses like the region's; in a Wavelength Zone they
 /// get carrier addresses at launch instead (RunInstances `AssociateCarrierIpAddress`).
 pub(crate) async fn ensure_subnet(
@@ -174,8 +172,8 @@ pub(crate) async fn ensure_subnet(
     spec: &EnvironmentSpec,
     vpc_id: &str,
     plan: &EdgePlan,
+    existing: &[(Ipv4Cidr, Subnet)],
 ) -> Result<String, MecError> {
-    let existing = subnets_of(aws, spec, vpc_id).await?;
     let subnet_id = match existing
         .iter()
         .find(|(_, s)| s.availability_zone == plan.zone.name)
@@ -183,7 +181,7 @@ pub(crate) async fn ensure_subnet(
         Some((_, subnet)) => subnet.subnet_id.clone(),
         None => {
             let created =
-                create_subnet(aws, spec, vpc_id, &existing, &plan.zone.name, "edge").await?;
+                create_subnet(aws, spec, vpc_id, existing, &plan.zone.name, "edge").await?;
             let (_, subnet) = created.ok_or_else(|| {
                 MecError::invalid_spec(
                     "vpc_cidr",

@@ -71,14 +71,17 @@ pub async fn ensure_network(aws: &Aws, spec: &EnvironmentSpec) -> Result<Network
     };
     let edge_zone = edge_plan.as_ref().map(|plan| plan.zone.name.clone());
     let vpc_id = ensure_vpc(aws, spec).await?;
-    let subnets = ensure_subnets(aws, spec, &vpc_id, edge_zone.as_deref()).await?;
+    // Every subnet of the environment in the VPC, by block: the region's and the edge's.
+    let mut all_subnets = subnets_of(aws, spec, &vpc_id).await?;
+    let subnets =
+        ensure_subnets(aws, spec, &vpc_id, &mut all_subnets, edge_zone.as_deref()).await?;
     let primary = subnets
         .first()
         .cloned()
         .ok_or_else(|| MecError::Configuration(format!("VPC {vpc_id} has no room for a subnet")))?;
     let internet_gateway_id = ensure_internet_gateway(aws, spec, &vpc_id).await?;
     let edge_subnet = match &edge_plan {
-        Some(plan) => Some(edge::ensure_subnet(aws, spec, &vpc_id, plan).await?),
+        Some(plan) => Some(edge::ensure_subnet(aws, spec, &vpc_id, plan, &all_subnets).await?),
         None => None,
     };
     // A Local Zone's subnet routes through the internet gateway like the region's; a
@@ -94,7 +97,8 @@ pub async fn ensure_network(aws: &Aws, spec: &EnvironmentSpec) -> Result<Network
         spec,
         &vpc_id,
         &public_subnets,
-        ("public", Target::Internet(&internet_gateway_id)),
+        "public",
+        Target::Internet(&internet_gateway_id),
     )
     .await?;
     let edge = match (edge_plan, edge_subnet) {
@@ -106,7 +110,8 @@ pub async fn ensure_network(aws: &Aws, spec: &EnvironmentSpec) -> Result<Network
                     spec,
                     &vpc_id,
                     &[&subnet_id],
-                    ("edge", Target::Carrier(&id)),
+                    "edge",
+                    Target::Carrier(&id),
                 )
                 .await?;
                 Some(id)
@@ -248,7 +253,7 @@ async fn ensure_vpc(aws: &Aws, spec: &EnvironmentSpec) -> Result<String, MecErro
 
 /// The environment's subnets in the VPC, by CIDR block, lowest first (the primary is the
 /// first subnet created: the one in the VPC's lowest block).
-pub(crate) async fn subnets_of(
+async fn subnets_of(
     aws: &Aws,
     spec: &EnvironmentSpec,
     vpc_id: &str,
@@ -277,41 +282,46 @@ pub(crate) async fn subnets_of(
     Ok(existing)
 }
 
-/// One public subnet per zone of [`choose_availability_zones`] (as many as the VPC has room for),
-/// the primary first; the edge zone's subnet is not one of them. Existing subnets are kept; a new
-/// one takes the lowest free block.
+/// One public subnet per zone of [`choose_availability_zones`] (as many as the VPC has room for,
+/// keeping one block for the edge zone's subnet when there is one), the primary first; the edge
+/// zone's subnet is not one of them. Existing subnets (`all`) are kept; a new one takes the lowest
+/// free block and is added to `all`.
 async fn ensure_subnets(
     aws: &Aws,
     spec: &EnvironmentSpec,
     vpc_id: &str,
+    all: &mut Vec<(Ipv4Cidr, Subnet)>,
     edge_zone: Option<&str>,
 ) -> Result<Vec<Subnet>, MecError> {
-    let mut existing = subnets_of(aws, spec, vpc_id).await?;
+    let vpc_cidr = Ipv4Cidr::parse(&spec.vpc_cidr)
+        .map_err(|rule| MecError::invalid_spec("vpc_cidr", &rule))?;
+    let blocks = vpc_cidr.subnet_blocks().len();
+    let is_regional = |s: &Subnet| Some(s.availability_zone.as_str()) != edge_zone;
+    let edge_needs_a_block =
+        edge_zone.is_some_and(|zone| !all.iter().any(|(_, s)| s.availability_zone == zone));
     let zones = choose_availability_zones(aws, spec).await?;
-    let regional = |existing: &[(Ipv4Cidr, Subnet)]| {
-        existing
-            .iter()
-            .filter(|(_, s)| Some(s.availability_zone.as_str()) != edge_zone)
-            .count()
-    };
     for az in zones.iter().take(MAX_ZONES) {
-        if existing.iter().any(|(_, s)| &s.availability_zone == az) {
+        if all.iter().any(|(_, s)| &s.availability_zone == az) {
             continue;
         }
-        let name = if regional(&existing) == 0 {
+        let regional = all.iter().filter(|(_, s)| is_regional(s)).count();
+        if regional > 0 && edge_needs_a_block && all.len() + 2 > blocks {
+            break; // the last free block is the edge zone's
+        }
+        let name = if regional == 0 {
             "public".to_string()
         } else {
             format!("public-{az}")
         };
-        let Some(created) = create_subnet(aws, spec, vpc_id, &existing, az, &name).await? else {
+        let Some(created) = create_subnet(aws, spec, vpc_id, all, az, &name).await? else {
             break; // a small VPC holds fewer zones
         };
-        existing.push(created);
+        all.push(created);
     }
-    let regional: Vec<Subnet> = existing
-        .into_iter()
-        .map(|(_, s)| s)
-        .filter(|s| Some(s.availability_zone.as_str()) != edge_zone)
+    let regional: Vec<Subnet> = all
+        .iter()
+        .map(|(_, s)| s.clone())
+        .filter(|s| is_regional(s))
         .collect();
     for subnet in &regional {
         map_public_ip_on_launch(aws, &subnet.subnet_id).await?;
@@ -580,7 +590,8 @@ async fn ensure_route_table(
     spec: &EnvironmentSpec,
     vpc_id: &str,
     subnet_ids: &[&str],
-    (name, target): (&str, Target<'_>),
+    name: &str,
+    target: Target<'_>,
 ) -> Result<String, MecError> {
     let found = aws
         .ec2

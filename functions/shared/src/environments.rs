@@ -171,12 +171,7 @@ impl Environments {
         let (Some(ec2), Some(edge)) = (&self.zones, &spec.edge) else {
             return Ok(());
         };
-        let region = ec2
-            .config()
-            .region()
-            .map(|r| r.to_string())
-            .unwrap_or_default();
-        crate::zones::describe_zone(ec2, &region, &edge.zone).await?;
+        crate::zones::describe_zone(ec2, &edge.zone).await?;
         Ok(())
     }
 

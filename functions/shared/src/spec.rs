@@ -214,6 +214,14 @@ impl EnvironmentSpec {
                     "must be between 1 and 100",
                 ));
             }
+            // The VPC's first block is the region's subnet; the edge zone needs another one
+            // (cidr.rs subnet_blocks: a /24 VPC holds one block).
+            if Ipv4Cidr::parse(&self.vpc_cidr).is_ok_and(|c| c.subnet_blocks().len() < 2) {
+                return Err(MecError::invalid_spec(
+                    "vpc_cidr",
+                    "with edge, must be /23 or larger: the edge zone needs a subnet of its own",
+                ));
+            }
             if self.workers + edge.workers > 100 {
                 return Err(MecError::invalid_spec(
                     "edge.workers",
@@ -532,6 +540,10 @@ mod tests {
             (
                 json!({"name": "lab", "edge": {"zone": "us-east-1-bos-1a"}}),
                 "edge.workers",
+            ),
+            (
+                json!({"name": "lab", "vpc_cidr": "10.1.2.0/24", "edge": {"zone": "us-east-1-bos-1a", "workers": 1}}),
+                "vpc_cidr",
             ),
             (
                 json!({"name": "lab", "edge": {"zone": "us-east-1-bos-1a", "workers": 1, "spot": true}}),

@@ -23,13 +23,16 @@ fn in_region(zone: &str, region: &str) -> bool {
 }
 
 /// Looks the zone up (every zone, opted in or not) and checks that mec can place workers there:
-/// a zone of `region`, known to EC2, a Local Zone or Wavelength Zone. Each refusal is an
+/// a zone of the client's region, known to EC2, a Local Zone or Wavelength Zone. Each refusal is an
 /// `InvalidSpec` naming `edge.zone`; nothing is changed.
-pub async fn describe_zone(
-    ec2: &aws_sdk_ec2::Client,
-    region: &str,
-    zone: &str,
-) -> Result<EdgeZone, MecError> {
+pub async fn describe_zone(ec2: &aws_sdk_ec2::Client, zone: &str) -> Result<EdgeZone, MecError> {
+    // The environment's region is the client's (the pipeline's, or the CLI's --region).
+    let region = ec2
+        .config()
+        .region()
+        .map(|r| r.to_string())
+        .unwrap_or_default();
+    let region = region.as_str();
     let field = "edge.zone";
     validate_zone_name(field, zone)?;
     if !in_region(zone, region) {

@@ -61,8 +61,8 @@ pub(crate) async fn index_untagged(
     instances: &mut [IndexedInstance],
     indexes: &std::ops::Range<u32>,
 ) -> Result<(), MecError> {
-    let end = indexes.start + (instances.len() as u32).max(indexes.end - indexes.start);
-    let mut free = free_indexes(instances, &(indexes.start..end)).into_iter();
+    let total = indexes.start..indexes.start + instances.len() as u32;
+    let mut free = free_indexes(instances, &total).into_iter();
     for entry in instances.iter_mut().filter(|i| i.index == u32::MAX) {
         if let Some(index) = free.next() {
             tag_index(aws, environment, role, &entry.instance, index).await?;
