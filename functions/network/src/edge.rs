@@ -2,15 +2,14 @@
 //! workers get, its subnet, and for a Wavelength Zone the carrier gateway (docs/edge.md).
 
 use aws_sdk_ec2::types::{Filter, LocationType, ResourceType};
+use mec_shared::cidr::Ipv4Cidr;
+use mec_shared::consistency::retry_until_visible;
 use mec_shared::edge::{ZoneType, EDGE_INSTANCE_TYPES, EDGE_VOLUME_TYPE};
-use mec_shared::model::EdgeNetwork;
+use mec_shared::model::{EdgeNetwork, Subnet};
 use mec_shared::tags;
 use mec_shared::zones::{self, EdgeZone};
 use mec_shared::{send_once, Aws, EnvironmentSpec, MecError};
 use tracing::info;
-
-use mec_shared::cidr::Ipv4Cidr;
-use mec_shared::model::Subnet;
 
 use super::{by_env, create_subnet, map_public_ip_on_launch, name_tags};
 
@@ -44,10 +43,19 @@ impl EdgePlan {
 /// not, and picks the workers' instance type. Changes nothing else.
 pub(crate) async fn prepare(aws: &Aws, zone_name: &str) -> Result<EdgePlan, MecError> {
     let zone = zones::describe_zone(&aws.ec2, zone_name).await?;
-    if !zone.opted_in {
+    let offered = if zone.opted_in {
+        offered_types(aws, &zone.name).await?
+    } else {
         opt_in(aws, &zone).await?;
-    }
-    let offered = offered_types(aws, &zone.name).await?;
+        // Until the opt-in has taken effect, the zone offers nothing (observed on AWS:
+        // openshift/installer#7137): look again for a while, then let the state machine retry
+        // (AwsUnavailable).
+        retry_until_visible("DescribeInstanceTypeOfferings", || async {
+            let offered = offered_types(aws, &zone.name).await?;
+            Ok((!offered.is_empty()).then_some(offered))
+        })
+        .await?
+    };
     let (instance_type, reason) = choose_instance_type(&zone, &offered)?;
     info!(
         zone = zone.name,
